@@ -1,0 +1,150 @@
+"""Training throughput: ganaug's trainer vs the textbook pytorch/examples DCGAN loop.
+
+Both train the same architecture (DCGAN 64x64, ngf = ndf = 64, batch 64, Adam
+2e-4 / 0.5) on the same images (the dcgan64 recipe's data, held in memory) in
+the same process. Rounds alternate between the variants so that machine noise
+hits all of them alike; each figure is the median over rounds, in images per
+second (one image = one real + one generated sample through a full iteration).
+
+    python benchmarks/train_throughput.py [--rounds 5] [--steps 8] [--out results/throughput_cpu]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ganaug.config import load_recipe
+from ganaug.data import InMemoryBatches, load_pool
+from ganaug.fit.device import autocast_dtype
+from ganaug.fit.run import build_parts
+from ganaug.fit.step import GanStep
+from ganaug.fit.trainer import Trainer
+from ganaug.gan.diffaugment import DiffAugment
+from ganaug.gan.losses import create_loss
+
+
+def textbook_models(nz: int, ngf: int, ndf: int, nc: int) -> tuple[nn.Module, nn.Module]:
+    """Copied layer for layer from pytorch/examples/dcgan/main.py."""
+    G = nn.Sequential(
+        nn.ConvTranspose2d(nz, ngf * 8, 4, 1, 0, bias=False), nn.BatchNorm2d(ngf * 8), nn.ReLU(True),
+        nn.ConvTranspose2d(ngf * 8, ngf * 4, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * 4), nn.ReLU(True),
+        nn.ConvTranspose2d(ngf * 4, ngf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * 2), nn.ReLU(True),
+        nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(True),
+        nn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=False), nn.Tanh())
+    D = nn.Sequential(
+        nn.Conv2d(nc, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, inplace=True),
+        nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 2), nn.LeakyReLU(0.2, inplace=True),
+        nn.Conv2d(ndf * 2, ndf * 4, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 4), nn.LeakyReLU(0.2, inplace=True),
+        nn.Conv2d(ndf * 4, ndf * 8, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 8), nn.LeakyReLU(0.2, inplace=True),
+        nn.Conv2d(ndf * 8, 1, 4, 1, 0, bias=False), nn.Sigmoid())
+    return G, D
+
+
+class TextbookLoop:
+    """The training loop of pytorch/examples/dcgan/main.py, fed by a DataLoader over in-memory tensors."""
+
+    def __init__(self, images: torch.Tensor, batch_size: int, nz: int = 100) -> None:
+        self.G, self.D = textbook_models(nz, 64, 64, images.shape[1])
+        self.nz, self.batch_size = nz, batch_size
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+        self.criterion = nn.BCELoss()
+        data = torch.utils.data.TensorDataset(images.float().div(127.5).sub(1))
+        self.loader = torch.utils.data.DataLoader(data, batch_size=batch_size, shuffle=True, drop_last=True)
+        self.batches = iter(self.loader)
+
+    def step(self) -> None:
+        try:
+            (real,) = next(self.batches)
+        except StopIteration:
+            self.batches = iter(self.loader)
+            (real,) = next(self.batches)
+        b = real.size(0)
+        self.D.zero_grad()
+        err_real = self.criterion(self.D(real).view(-1), torch.full((b,), 1.0))
+        err_real.backward()
+        fake = self.G(torch.randn(b, self.nz, 1, 1))
+        err_fake = self.criterion(self.D(fake.detach()).view(-1), torch.full((b,), 0.0))
+        err_fake.backward()
+        self.opt_d.step()
+        self.G.zero_grad()
+        err_g = self.criterion(self.D(fake).view(-1), torch.full((b,), 1.0))
+        err_g.backward()
+        self.opt_g.step()
+
+
+def ganaug_runner(recipe, pool, precision: str):
+    """A callable running `n` steps through ganaug's real Trainer and GanStep."""
+    recipe = recipe.model_copy(update={"train": recipe.train.model_copy(update={"precision": precision})})
+    device = torch.device("cpu")
+    parts = build_parts(recipe, pool, device)
+    batches = InMemoryBatches(pool.images, pool.labels, recipe.train.batch_size, 0, recipe.train.channels_last)
+    step = GanStep(parts, create_loss(recipe.loss.name), batches, DiffAugment(recipe.train.diffaugment_policies),
+                   recipe.train.d_steps, 0.0, autocast_dtype(precision, device))
+    done = 0
+
+    def run(n: int) -> None:
+        nonlocal done
+        Trainer(step, done + n, [], recipe.log.every, start_step=done).fit()
+        done += n
+
+    return run
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=8, help="steps per variant per round")
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=Path("results/throughput_cpu"))
+    args = parser.parse_args()
+
+    recipe, _ = load_recipe("dcgan64")
+    pool = load_pool(recipe.data)
+    batch = recipe.train.batch_size
+    textbook = TextbookLoop(pool.images, batch)
+    variants = {
+        "textbook (fp32)": lambda n: [textbook.step() for _ in range(n)],
+        "ganaug fp32": ganaug_runner(recipe, pool, "fp32"),
+        "ganaug (recipe default: bf16 autocast, channels-last)": ganaug_runner(recipe, pool, "auto"),
+    }
+    for run in variants.values():
+        run(args.warmup)
+    rates: dict[str, list[float]] = {name: [] for name in variants}
+    for r in range(args.rounds):
+        for name, run in variants.items():
+            start = time.perf_counter()
+            run(args.steps)
+            rates[name].append(args.steps * batch / (time.perf_counter() - start))
+        print(f"round {r + 1}/{args.rounds}: " + ", ".join(f"{n.split(' (')[0]} {v[-1]:.0f}" for n, v in rates.items()), flush=True)
+
+    reference = statistics.median(rates["textbook (fp32)"])
+    lines = ["| variant | images/s (median) | min-max | vs textbook |", "| --- | ---: | ---: | ---: |"]
+    for name, values in rates.items():
+        med = statistics.median(values)
+        lines.append(f"| {name} | {med:.1f} | {min(values):.1f}-{max(values):.1f} | {med / reference:.2f}x |")
+    table = "\n".join(lines)
+    print(table)
+    machine = {"python": platform.python_version(), "torch": torch.__version__, "threads": torch.get_num_threads(),
+               "cpu_capability": torch.backends.cpu.get_cpu_capability(), "processor": platform.processor() or platform.machine()}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.with_suffix(".json").write_text(json.dumps(
+        {"command": "python benchmarks/train_throughput.py " + f"--rounds {args.rounds} --steps {args.steps}",
+         "batch_size": batch, "image_size": pool.image_size, "data": recipe.data.source, "machine": machine,
+         "images_per_s": rates, "ratio_vs_textbook": {n: statistics.median(v) / reference for n, v in rates.items()}},
+        indent=1) + "\n")
+    args.out.with_suffix(".md").write_text(
+        f"# Training throughput, dcgan64 recipe (CPU)\n\nCommand: `python benchmarks/train_throughput.py --rounds {args.rounds} --steps {args.steps}`\n\n"
+        f"Machine: {machine}\n\nData: {recipe.data.source} at {pool.image_size}x{pool.image_size}, batch {batch}, in memory for both loops.\n\n{table}\n")
+
+
+if __name__ == "__main__":
+    main()

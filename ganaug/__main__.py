@@ -1,0 +1,3 @@
+from ganaug.cli.main import main
+
+main()

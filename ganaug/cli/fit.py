@@ -1,0 +1,42 @@
+"""`ganaug fit RECIPE`: train a GAN from a recipe into a run directory."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from ganaug.config import load_recipe
+
+
+@click.command("fit")
+@click.argument("recipe")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Run directory (default: runs/RECIPE-TIME).")
+@click.option("--steps", type=click.IntRange(min=1), help="Total steps of the run (a resumed run continues up to this).")
+@click.option("--seed", type=int, help="Training seed (train.seed).")
+@click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]))
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a recipe value, e.g. --set train.lr_g=1e-4.")
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its newest checkpoint.")
+def fit_command(recipe: str, out: Path | None, steps: int | None, seed: int | None, device: str,
+                overrides: tuple[str, ...], resume: bool) -> None:
+    """Train a (conditional) GAN on a data set's training split.
+
+    RECIPE is a built-in recipe name (digits, mnist5k, cifar10, folder, dcgan64) or a path to a .toml file.
+    """
+    from ganaug.fit.run import fit
+
+    extra = list(overrides) + ([f"train.steps={steps}"] if steps else []) + ([f"train.seed={seed}"] if seed is not None else [])
+    config, name = load_recipe(recipe, extra)
+    if out is None:
+        if resume:
+            raise click.UsageError("--resume needs --out RUN_DIR (the run to continue)")
+        out = Path("runs") / f"{name}-{datetime.now():%Y%m%d-%H%M%S}"
+    started = time.perf_counter()
+    result = fit(config, out, device=device, resume=resume)
+    run = result.run
+    click.echo(f"run:        {run.root} (step {result.steps}, {time.perf_counter() - started:.0f} s)")
+    click.echo(f"samples:    {run.samples / 'latest.png'}")
+    click.echo(f"loss curve: {run.loss_curve}")
+    click.echo(f"checkpoint: {result.checkpoint}")

@@ -1,0 +1,237 @@
+"""Recipes: TOML files validated on load into a typed, immutable config.
+
+Every section forbids unknown keys and checks types and bounds, so a typo or
+an impossible value fails before any data is loaded, with a one-line message
+that names the key.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import pydantic
+import tomli_w
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from ganaug.errors import ConfigError
+from ganaug.gan.diffaugment import POLICIES
+from ganaug.gan.losses import LOSSES
+from ganaug.gan.models import MODELS
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
+
+
+class DataConfig(Section):
+    source: str = "digits"
+    """digits | mnist5k | torchvision:<ClassName> (e.g. torchvision:MNIST) | folder"""
+    root: str = ""
+    """Folder for torchvision data sets and image folders."""
+    download: bool = False
+    image_size: int = 32
+    """Images are resized (shorter side) and centre-cropped to this square size."""
+    channels: Literal[0, 1, 3] = 0
+    """0 keeps the source's channels; 1 or 3 converts."""
+    val_fraction: float = Field(0.15, gt=0, lt=1)
+    test_fraction: float = Field(0.15, gt=0, lt=1)
+    """Ignored where the source has its own test split (torchvision train=False)."""
+    train_per_class: int = Field(0, ge=0)
+    """Keep at most this many training images per class (0: all), to simulate little data."""
+    split_seed: int = 0
+
+    @model_validator(mode="after")
+    def _check(self) -> DataConfig:
+        if self.image_size < 16 or self.image_size > 256 or self.image_size & (self.image_size - 1):
+            raise ValueError("data.image_size must be a power of two from 16 to 256 (other sizes are resized)")
+        if self.val_fraction + self.test_fraction >= 1:
+            raise ValueError("data.val_fraction + data.test_fraction must be below 1")
+        known = ("digits", "mnist5k", "folder")
+        if self.source not in known and not self.source.startswith("torchvision:"):
+            raise ValueError(
+                f"data.source {self.source!r} is not one of digits, mnist5k, folder, torchvision:<ClassName>"
+            )
+        if (self.source == "folder" or self.source.startswith("torchvision:")) and not self.root:
+            raise ValueError(f"data.root must name a folder for data.source = {self.source!r}")
+        return self
+
+
+class ModelConfig(Section):
+    name: str = "dcgan"
+    conditional: bool = False
+    """Condition G on the class (conditional batch norm) and D by projection."""
+    z_dim: int = Field(100, ge=1)
+    g_width: int = Field(64, ge=1)
+    d_width: int = Field(64, ge=1)
+    spectral_norm: bool = False
+    d_norm: Literal["auto", "batch", "none"] = "auto"
+    """auto: none for wgan-gp or spectral norm (as those papers do), batch norm otherwise."""
+    ac_weight: float = Field(0.0, ge=0)
+    """Weight of an AC-GAN auxiliary classifier loss (0: no auxiliary head)."""
+
+    @model_validator(mode="after")
+    def _check(self) -> ModelConfig:
+        if self.name not in MODELS:
+            raise ValueError(f"model.name {self.name!r} is unknown; choose one of: {', '.join(MODELS.names())}")
+        if self.ac_weight > 0 and not self.conditional:
+            raise ValueError("model.ac_weight > 0 needs model.conditional = true")
+        return self
+
+
+class LossConfig(Section):
+    name: str = "vanilla"
+    gp_weight: float = Field(10.0, ge=0)
+    """wgan-gp: weight of the gradient penalty."""
+    clip: float = Field(0.01, gt=0)
+    """wgan: critic weights are clipped to [-clip, clip]."""
+
+    @model_validator(mode="after")
+    def _check(self) -> LossConfig:
+        if self.name not in LOSSES:
+            raise ValueError(f"loss.name {self.name!r} is unknown; choose one of: {', '.join(LOSSES.names())}")
+        return self
+
+
+class TrainConfig(Section):
+    steps: int = Field(300, ge=1)
+    """Total generator steps of the run (a resumed run continues up to this)."""
+    batch_size: int = Field(64, ge=2)
+    lr_g: float = Field(2e-4, gt=0)
+    lr_d: float = Field(2e-4, gt=0)
+    beta1: float = Field(0.5, ge=0, lt=1)
+    beta2: float = Field(0.999, ge=0, lt=1)
+    d_steps: int = Field(1, ge=1)
+    """Discriminator updates per generator update."""
+    ema_decay: float = Field(0.999, ge=0, lt=1)
+    diffaugment: str = ""
+    """Comma-separated DiffAugment policies: color, translation, cutout ("" = off)."""
+    precision: Literal["auto", "fp32", "bf16"] = "auto"
+    """auto: bf16 autocast where the hardware supports it, else fp32."""
+    channels_last: bool = True
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _check(self) -> TrainConfig:
+        unknown = [p for p in self.diffaugment_policies if p not in POLICIES]
+        if unknown:
+            raise ValueError(f"train.diffaugment has unknown policy {unknown[0]!r}; use any of {', '.join(POLICIES)}")
+        return self
+
+    @property
+    def diffaugment_policies(self) -> list[str]:
+        return [p.strip() for p in self.diffaugment.split(",") if p.strip()]
+
+
+class LogConfig(Section):
+    every: int = Field(10, ge=1)
+    """Write the metrics log (and check for NaN) every this many steps."""
+    sample_every: int = Field(100, ge=1)
+    checkpoint_every: int = Field(100, ge=1)
+    keep_checkpoints: int = Field(2, ge=1)
+    grid_columns: int = Field(10, ge=1)
+
+
+class Recipe(Section):
+    description: str = ""
+    data: DataConfig = DataConfig()
+    model: ModelConfig = ModelConfig()
+    loss: LossConfig = LossConfig()
+    train: TrainConfig = TrainConfig()
+    log: LogConfig = LogConfig()
+
+    @property
+    def d_norm(self) -> str:
+        if self.model.d_norm != "auto":
+            return self.model.d_norm
+        return "none" if self.loss.name == "wgan-gp" or self.model.spectral_norm else "batch"
+
+    def to_toml(self) -> str:
+        return tomli_w.dumps(self.model_dump())
+
+
+def recipe_dirs() -> list[Path]:
+    """Where named recipes live: inside the installed package, or the source checkout's recipes/."""
+    return [Path(str(resources.files("ganaug") / "recipes")), Path(__file__).resolve().parents[1] / "recipes"]
+
+
+def builtin_recipes() -> list[str]:
+    return sorted({p.stem for d in recipe_dirs() if d.is_dir() for p in d.glob("*.toml")})
+
+
+def find_recipe(name_or_path: str) -> Path:
+    path = Path(name_or_path)
+    if path.suffix == ".toml" or path.exists():
+        if not path.is_file():
+            raise ConfigError(f"recipe file {name_or_path!r} does not exist")
+        return path
+    for folder in recipe_dirs():
+        candidate = folder / f"{name_or_path}.toml"
+        if candidate.is_file():
+            return candidate
+    raise ConfigError(
+        f"unknown recipe {name_or_path!r}; use a .toml path or one of: {', '.join(builtin_recipes())}"
+    )
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """`section.key=value`; the value is read as TOML (numbers, booleans, strings, lists), else as a string."""
+    key, sep, raw = text.partition("=")
+    parts = key.strip().split(".")
+    if not sep or len(parts) != 2 or not all(parts):
+        raise ConfigError(f"--set {text!r} must look like section.key=value, e.g. train.steps=500")
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    return parts, value
+
+
+def load_recipe(name_or_path: str, overrides: list[str] = ()) -> tuple[Recipe, str]:
+    """Read, override and validate a recipe. Returns the config and the recipe's name."""
+    path = find_recipe(name_or_path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(f"recipe {path} is not valid TOML: {e}") from None
+    for text in overrides:
+        (section, key), value = parse_override(text)
+        table = raw.setdefault(section, {})
+        if not isinstance(table, dict):
+            raise ConfigError(f"--set {text!r}: {section!r} is not a section of the recipe")
+        table[key] = value
+    return validate(raw, source=str(path)), path.stem
+
+
+def validate(raw: dict[str, Any], source: str = "recipe") -> Recipe:
+    try:
+        return Recipe.model_validate(raw)
+    except pydantic.ValidationError as e:
+        raise ConfigError(f"{source}: {format_validation_error(e)}") from None
+
+
+def format_validation_error(error: pydantic.ValidationError) -> str:
+    """One line per problem, joined: 'train.steps: Input should be greater than or equal to 1'."""
+    messages = []
+    for item in error.errors():
+        key = ".".join(str(part) for part in item["loc"])
+        if item["type"] == "extra_forbidden":
+            messages.append(f"unknown key {key!r}" + _known_keys_hint(item["loc"]))
+        elif item["type"] == "value_error":
+            messages.append(str(item["ctx"]["error"]))
+        else:
+            messages.append(f"{key}: {item['msg']} (got {item['input']!r})" if key else item["msg"])
+    return "; ".join(messages)
+
+
+def _known_keys_hint(loc: tuple[Any, ...]) -> str:
+    model: type[BaseModel] = Recipe
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part))
+        if field is None or not isinstance(field.annotation, type) or not issubclass(field.annotation, BaseModel):
+            return ""
+        model = field.annotation
+    return f" (known keys: {', '.join(model.model_fields)})"
+

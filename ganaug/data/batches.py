@@ -1,0 +1,53 @@
+"""Random mini-batches drawn from tensors already in memory (on the training device).
+
+Each epoch is a fresh permutation; batches run across epoch boundaries, so any
+batch size works with any data size and no image is skipped. The full state
+(generator, permutation, position) is saved with checkpoints, so a resumed run
+draws exactly the batches an uninterrupted run would have.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+class InMemoryBatches:
+    def __init__(self, images: Tensor, labels: Tensor, batch_size: int, seed: int, channels_last: bool = False) -> None:
+        self.images, self.labels = images, labels
+        self.batch_size = batch_size
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        self.generator = torch.Generator().manual_seed(seed)
+        self.order = torch.randperm(len(images), generator=self.generator)
+        self.position = 0
+
+    def next_indices(self) -> Tensor:
+        taken: list[Tensor] = []
+        need = self.batch_size
+        while need:
+            if self.position == len(self.order):
+                self.order = torch.randperm(len(self.images), generator=self.generator)
+                self.position = 0
+            chunk = self.order[self.position : self.position + need]
+            self.position += len(chunk)
+            need -= len(chunk)
+            taken.append(chunk)
+        return torch.cat(taken).to(self.images.device, non_blocking=True)
+
+    def next(self) -> tuple[Tensor, Tensor]:
+        """A batch of images in [-1, 1] (float) and their labels."""
+        idx = self.next_indices()
+        images = self.images[idx].float().div_(127.5).sub_(1)
+        return images.contiguous(memory_format=self.memory_format), self.labels[idx]
+
+    def state_dict(self) -> dict[str, Tensor]:
+        return {
+            "generator": self.generator.get_state(),
+            "order": self.order.clone(),
+            "position": torch.tensor(self.position),
+        }
+
+    def load_state_dict(self, state: dict[str, Tensor]) -> None:
+        self.generator.set_state(state["generator"])
+        self.order = state["order"].clone()
+        self.position = int(state["position"])

@@ -1,0 +1,91 @@
+"""The run directory: one place per training run, laid out for humans and later commands.
+
+    config.toml       the validated recipe, every default filled in
+    run.json          data facts (classes, shape, fingerprint) and each session's command, device, versions
+    split.json        train / val / test indices into the data source
+    metrics.jsonl     one JSON row per step
+    loss_curve.png    losses over steps
+    samples/          sample grids from the EMA generator (latest.png and per step)
+    checkpoints/      step_XXXXXXX/ folders (safetensors + JSON)
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import tomllib
+
+from ganaug.config import Recipe, validate
+from ganaug.errors import RunDirError
+from ganaug.fit.checkpoint import list_checkpoints
+from ganaug.io import atomic_path, read_json, write_json, write_text
+
+
+@dataclass(frozen=True)
+class RunDir:
+    root: Path
+
+    config = property(lambda self: self.root / "config.toml")
+    info = property(lambda self: self.root / "run.json")
+    split = property(lambda self: self.root / "split.json")
+    metrics = property(lambda self: self.root / "metrics.jsonl")
+    loss_curve = property(lambda self: self.root / "loss_curve.png")
+    samples = property(lambda self: self.root / "samples")
+    checkpoints = property(lambda self: self.root / "checkpoints")
+
+    @staticmethod
+    def check_new(root: Path) -> None:
+        if root.exists() and (not root.is_dir() or any(root.iterdir())):
+            raise RunDirError(f"run directory {str(root)!r} already exists; pass --resume to continue it or choose another --out")
+
+    @classmethod
+    def create(cls, root: Path, recipe: Recipe) -> RunDir:
+        cls.check_new(root)
+        run = cls(root)
+        root.mkdir(parents=True, exist_ok=True)
+        write_text(run.config, recipe.to_toml())
+        return run
+
+    @classmethod
+    def open(cls, root: Path) -> RunDir:
+        run = cls(root)
+        if not run.config.is_file():
+            raise RunDirError(f"{str(root)!r} is not a ganaug run directory (no config.toml); check the path")
+        return run
+
+    def load_recipe(self) -> Recipe:
+        try:
+            raw = tomllib.loads(self.config.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+            raise RunDirError(f"{self.config} is not valid TOML ({e}); is {str(self.root)!r} a ganaug run directory?") from None
+        return validate(raw, source=str(self.config))
+
+    def latest_checkpoint(self) -> Path | None:
+        found = list_checkpoints(self.checkpoints)
+        return found[-1] if found else None
+
+    def read_info(self) -> dict:
+        return read_json(self.info) if self.info.is_file() else {}
+
+    def write_info(self, info: dict) -> None:
+        write_json(self.info, info)
+
+    def read_metrics(self) -> list[dict]:
+        """Rows of the metrics log; a torn last line (a kill mid-write) is skipped."""
+        if not self.metrics.is_file():
+            return []
+        rows = []
+        for line in self.metrics.read_text(encoding="utf-8").splitlines():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+        return rows
+
+    def truncate_metrics(self, step: int) -> None:
+        """Drop rows after `step`, so a resumed run neither repeats nor loses a step."""
+        rows = [row for row in self.read_metrics() if row["step"] <= step]
+        with atomic_path(self.metrics) as tmp:
+            tmp.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")

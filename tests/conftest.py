@@ -1,0 +1,153 @@
+"""Shared fixtures: tiny settings, a CLI runner, and writers for image folders and MNIST IDX files.
+
+Nothing here downloads anything: every data set is either bundled with an
+installed package (digits, mnist5k) or written by the test into tmp_path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from PIL import Image
+
+# The models in these tests are tiny: one thread avoids OpenMP spin-waiting,
+# which on a small shared machine makes each batch-norm call ~100x slower.
+torch.set_num_threads(1)
+
+# Settings that make a fit take a fraction of a second on a CPU.
+TINY = {
+    "model.g_width": "8",
+    "model.d_width": "8",
+    "model.z_dim": "16",
+    "data.image_size": "16",
+    "train.batch_size": "16",
+    "train.precision": "fp32",
+    "log.grid_columns": "4",
+}
+
+
+def _set_args(settings: dict[str, str]) -> list[str]:
+    args: list[str] = []
+    for key, value in settings.items():
+        args += ["--set", f"{key}={value}"]
+    return args
+
+
+@pytest.fixture(scope="session")
+def tiny_args() -> Callable[..., list[str]]:
+    """`--set` arguments for a tiny fit; keyword arguments add or replace settings ('train__lr_g' -> 'train.lr_g')."""
+
+    def make(**extra: object) -> list[str]:
+        settings = dict(TINY)
+        settings.update({k.replace("__", "."): str(v) for k, v in extra.items()})
+        return _set_args(settings)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def tiny_overrides() -> Callable[..., list[str]]:
+    """The same settings as `section.key=value` strings for ganaug.config.load_recipe."""
+
+    def make(**extra: object) -> list[str]:
+        settings = dict(TINY)
+        settings.update({k.replace("__", "."): str(v) for k, v in extra.items()})
+        return [f"{k}={v}" for k, v in settings.items()]
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def cli() -> Callable[[Sequence[str]], object]:
+    """Run the `ganaug` command in-process; returns click's Result (stdout and stderr apart)."""
+    from ganaug.cli.main import main
+
+    def invoke(args: Sequence[str]):
+        return CliRunner().invoke(main, [str(a) for a in args])
+
+    return invoke
+
+
+def error_line(result) -> str:
+    """The single error line a failed command printed, after checking it is one clean line."""
+    assert result.exit_code != 0, result.output
+    # A handled error ends in sys.exit; anything else is an uncaught exception (a traceback for a user).
+    assert isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "Traceback" not in result.output
+    # Progress bars redraw with '\r'; keep what is left on each terminal line.
+    lines = [line.split("\r")[-1].strip() for line in result.stderr.splitlines()]
+    lines = [line for line in lines if line]
+    errors = [line for line in lines if line.startswith("ganaug: error:")]
+    assert len(errors) == 1, result.stderr
+    assert lines[-1] == errors[0], "the error message must be one line and the last thing printed"
+    return errors[0]
+
+
+@pytest.fixture(scope="session")
+def cli_error() -> Callable:
+    return error_line
+
+
+@pytest.fixture(scope="session")
+def write_image_folder() -> Callable[..., Path]:
+    """Write class sub-folders of small images.
+
+    spec: {class_name: [(mode, (width, height), ext), ...]}. Each image gets
+    distinct content, so classes and images can be told apart.
+    """
+
+    def write(root: Path, spec: dict[str, list[tuple[str, tuple[int, int], str]]]) -> Path:
+        rng = np.random.default_rng(0)
+        for cls, images in spec.items():
+            folder = root / cls
+            folder.mkdir(parents=True, exist_ok=True)
+            for i, (mode, (w, h), ext) in enumerate(images):
+                shape = (h, w) if mode == "L" else (h, w, 3)
+                pixels = rng.integers(0, 256, size=shape, dtype=np.uint8)
+                Image.fromarray(pixels).convert(mode).save(folder / f"img{i}.{ext}")
+        return root
+
+    return write
+
+
+@pytest.fixture(scope="session")
+def write_mnist() -> Callable[..., Path]:
+    """Write MNIST's four raw IDX files under root/MNIST/raw, where torchvision.datasets.MNIST reads them.
+
+    Each image of class c is filled with c * 20 plus a little noise, so labels can be checked.
+    Returns root.
+    """
+
+    def write(root: Path, train_per_class: int = 6, test_per_class: int = 3) -> Path:
+        raw = root / "MNIST" / "raw"
+        raw.mkdir(parents=True, exist_ok=True)
+        rng = np.random.default_rng(1)
+        for prefix, per_class in (("train", train_per_class), ("t10k", test_per_class)):
+            labels = np.repeat(np.arange(10, dtype=np.uint8), per_class)
+            rng.shuffle(labels)
+            images = (labels[:, None, None] * 20 + rng.integers(0, 10, (len(labels), 28, 28))).astype(np.uint8)
+            with open(raw / f"{prefix}-images-idx3-ubyte", "wb") as f:
+                f.write(struct.pack(">IIII", 0x00000803, len(images), 28, 28))
+                f.write(images.tobytes())
+            with open(raw / f"{prefix}-labels-idx1-ubyte", "wb") as f:
+                f.write(struct.pack(">II", 0x00000801, len(labels)))
+                f.write(labels.tobytes())
+        return root
+
+    return write
+
+
+def file_hashes(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+@pytest.fixture(scope="session")
+def hash_files() -> Callable[[Path], dict[str, str]]:
+    return file_hashes
