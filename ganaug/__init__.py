@@ -1,8 +1,30 @@
 """ganaug: GAN-based data augmentation for PyTorch image classifiers.
 
 The data flow is visible in the package layout: `fit` trains a GAN on a
-classifier's training split (using `data` and `gan`); later stages turn the
-run into labelled synthetic data and mix it into a training set.
+classifier's training split (using `data` and `gan`), `augment` turns the run
+into a labelled synthetic set (with a `classify` teacher where needed), and
+`wrap` mixes synthetic images into any PyTorch training set.
+
+The names below are imported on first use, so `ganaug --help` stays quick.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "AugmentedDataset": "ganaug.wrap",
+    "AugmentedLoss": "ganaug.wrap",
+    "OnTheFlySynthetic": "ganaug.wrap",
+    "SyntheticDataset": "ganaug.wrap",
+}
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'ganaug' has no attribute {name!r}")

@@ -151,3 +151,42 @@ def file_hashes(folder: Path) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def hash_files() -> Callable[[Path], dict[str, str]]:
     return file_hashes
+
+
+@pytest.fixture(scope="session", autouse=True)
+def quick_teacher() -> None:
+    """A teacher trained for a few epochs: enough to label tiny test runs, quick enough for a test suite."""
+    from ganaug.augment import teacher
+    from ganaug.classify import TrainSettings
+
+    patch = pytest.MonkeyPatch()
+    patch.setattr(teacher, "SETTINGS", TrainSettings(epochs=4, batch_size=64, lr=3e-3, patience=4, seed=0))
+    yield
+    patch.undo()
+
+
+@pytest.fixture(scope="session")
+def tiny_runs(tmp_path_factory) -> dict[str, Path]:
+    """Two finished tiny runs on digits (16 px): 'unconditional' and 'conditional'. Treat them as read-only."""
+    from ganaug.config import load_recipe
+    from ganaug.fit.run import fit
+
+    root = tmp_path_factory.mktemp("runs")
+    runs = {}
+    for name, conditional in (("unconditional", "false"), ("conditional", "true")):
+        settings = dict(TINY, **{"train.steps": "20", "log.checkpoint_every": "10", "log.sample_every": "10",
+                                 "model.conditional": conditional})
+        recipe, _ = load_recipe("digits", [f"{k}={v}" for k, v in settings.items()])
+        runs[name] = fit(recipe, root / name, device="cpu", progress=False).run.root
+    return runs
+
+
+@pytest.fixture
+def run_copy(tiny_runs, tmp_path) -> Callable[[str], Path]:
+    """A private copy of a tiny run, for tests that add to it (a teacher) or damage it."""
+    import shutil
+
+    def copy(name: str) -> Path:
+        return Path(shutil.copytree(tiny_runs[name], tmp_path / f"{name}-copy"))
+
+    return copy

@@ -15,7 +15,7 @@ def test_readme_has_exactly_two_quick_start_commands():
     commands = readme_commands()
     assert len(commands) == 2
     assert all("\n" not in c for c in commands)
-    assert "ganaug fit digits" in commands[0]
+    assert "ganaug fit digits" in commands[0] and "ganaug augment" in commands[0]
     assert "pytest" in commands[1]
 
 

@@ -29,6 +29,8 @@ def main() -> None:
     """GAN-based data augmentation for PyTorch image classifiers."""
 
 
+from ganaug.cli.augment import augment_command  # noqa: E402
 from ganaug.cli.fit import fit_command  # noqa: E402
 
 main.add_command(fit_command)
+main.add_command(augment_command)

@@ -83,15 +83,21 @@ def fit(recipe: Recipe, out: Path, *, device: str = "auto", resume: bool = False
     return FitResult(run, trainer.step, run.latest_checkpoint())
 
 
-def build_parts(recipe: Recipe, pool: ImagePool, device: torch.device) -> GanParts:
-    m, t = recipe.model, recipe.train
-    spec = GanSpec(
-        channels=pool.channels, image_size=pool.image_size, num_classes=pool.num_classes if m.conditional else 0,
+def gan_spec(recipe: Recipe, channels: int, image_size: int, num_classes: int) -> GanSpec:
+    """The architecture a recipe asks for, on data of this shape (num_classes: the data's classes)."""
+    m = recipe.model
+    return GanSpec(
+        channels=channels, image_size=image_size, num_classes=num_classes if m.conditional else 0,
         z_dim=m.z_dim, g_width=m.g_width, d_width=m.d_width, d_norm=recipe.d_norm,
         spectral_norm=m.spectral_norm, aux_classifier=m.ac_weight > 0,
     )
+
+
+def build_parts(recipe: Recipe, pool: ImagePool, device: torch.device) -> GanParts:
+    t = recipe.train
+    spec = gan_spec(recipe, pool.channels, pool.image_size, pool.num_classes)
     memory_format = torch.channels_last if t.channels_last else torch.contiguous_format
-    G, D = (net.to(device, memory_format=memory_format) for net in create_gan(m.name, spec))
+    G, D = (net.to(device, memory_format=memory_format) for net in create_gan(recipe.model.name, spec))
     betas = (t.beta1, t.beta2)
     return GanParts(G, D, EmaGenerator(G, t.ema_decay), torch.optim.Adam(G.parameters(), t.lr_g, betas=betas),
                     torch.optim.Adam(D.parameters(), t.lr_d, betas=betas))

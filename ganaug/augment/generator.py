@@ -1,0 +1,105 @@
+"""A run's EMA generator, loaded for sampling: the one object later stages need from `fit`.
+
+Every image is made from its own seed, so the per-sample table's `seed` (and
+the class, for conditional runs) regenerates exactly that image.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file
+from torch import Tensor, nn
+
+from ganaug.errors import RunDirError
+from ganaug.fit.checkpoint import EMA_FILE, checkpoint_name, list_checkpoints
+from ganaug.fit.device import autocast_dtype, resolve_device
+from ganaug.fit.run import gan_spec
+from ganaug.fit.run_dir import RunDir
+from ganaug.gan.models import create_gan
+
+
+@dataclass
+class RunGenerator:
+    module: nn.Module
+    run: RunDir
+    checkpoint: str
+    """The checkpoint folder the weights came from, relative to the run (provenance)."""
+    class_names: list[str]
+    channels: int
+    image_size: int
+    z_dim: int
+    conditional: bool
+    source: str
+    fingerprint: str
+    """The training data's fingerprint, to match synthetic sets to the data they imitate."""
+    autocast: torch.dtype | None = None
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.module.parameters()).device
+
+    @classmethod
+    def load(cls, run_dir: str | Path, checkpoint: str | int | None = None, device: str = "auto") -> RunGenerator:
+        """checkpoint: a step number or a checkpoint folder; None takes the newest."""
+        run = RunDir.open(Path(run_dir))
+        recipe = run.load_recipe()
+        data = run.read_info().get("data")
+        if not data:
+            raise RunDirError(f"{run.root} has no run.json data record; it was never started, run ganaug fit first")
+        folder = _checkpoint_folder(run, checkpoint)
+        torch_device = resolve_device(device)
+        spec = gan_spec(recipe, data["channels"], data["image_size"], len(data["classes"]))
+        generator, _ = create_gan(recipe.model.name, spec)
+        try:
+            generator.load_state_dict(load_file(folder / EMA_FILE))
+        except (OSError, RuntimeError, SafetensorError) as e:
+            raise RunDirError(f"cannot load the generator from {folder} ({str(e).splitlines()[0]}); "
+                              "pick another --checkpoint") from None
+        memory_format = torch.channels_last if recipe.train.channels_last else torch.contiguous_format
+        generator.to(torch_device, memory_format=memory_format).eval().requires_grad_(False)
+        return cls(generator, run, str(folder.relative_to(run.root)), list(data["classes"]), data["channels"],
+                   data["image_size"], recipe.model.z_dim, recipe.model.conditional, data["source"],
+                   data["fingerprint"], autocast_dtype(recipe.train.precision, torch_device))
+
+    def noise(self, seeds: Tensor) -> Tensor:
+        """One z per 64-bit seed (numpy's SeedSequence uses every bit; torch's CPU generator only 32)."""
+        return torch.from_numpy(np.stack([
+            np.random.default_rng(int(s)).standard_normal(self.z_dim, dtype=np.float32) for s in seeds.tolist()
+        ]).reshape(len(seeds), self.z_dim))
+
+    @torch.no_grad()
+    def generate(self, seeds: Tensor, labels: Tensor | None = None) -> Tensor:
+        """uint8 images, N x C x S x S, one per seed (labels: the classes, for conditional runs)."""
+        if self.conditional and labels is None:
+            raise ValueError("a conditional run's generator needs a class per image")
+        device = self.device
+        z = self.noise(seeds).to(device)
+        y = labels.to(device) if self.conditional else None
+        with torch.autocast(device.type, dtype=self.autocast, enabled=self.autocast is not None):
+            images = self.module(z, y)
+        return images.float().add(1).mul(127.5).round().clamp(0, 255).to(torch.uint8).cpu().contiguous()
+
+
+def _checkpoint_folder(run: RunDir, checkpoint: str | int | None) -> Path:
+    found = list_checkpoints(run.checkpoints)
+    if not found:
+        raise RunDirError(f"{run.root} has no complete checkpoint yet; let ganaug fit run past log.checkpoint_every")
+    if checkpoint is None:
+        return found[-1]
+    if isinstance(checkpoint, int) or str(checkpoint).isdigit():
+        folder = run.checkpoints / checkpoint_name(int(checkpoint))
+    else:
+        folder = Path(checkpoint) if Path(checkpoint).is_absolute() else run.root / checkpoint
+    if folder not in found and folder.resolve() not in [f.resolve() for f in found]:
+        steps = ", ".join(str(int(f.name.split("_")[1])) for f in found)
+        raise RunDirError(f"checkpoint {checkpoint!r} is not in {run.root}; it has steps {steps}")
+    return folder

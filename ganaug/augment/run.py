@@ -1,0 +1,200 @@
+"""`augment`: turn a run's generator into a labelled synthetic set on disk.
+
+Images are generated in batches from per-image seeds, optionally scored by the
+teacher, filtered (confidence, class quotas) and streamed into shards; the set
+is assembled under a temporary name and renamed into place only when complete.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from PIL import Image
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from ganaug import __version__
+from ganaug.augment.generator import RunGenerator
+from ganaug.augment.labellers import Labeller, SampleInfo, create_labeller
+from ganaug.augment.quotas import Quotas, plan_quotas
+from ganaug.augment.synthset import FORMAT, MANIFEST, SynthSet, SynthSetWriter, teacher_columns
+from ganaug.augment.teacher import Teacher, get_teacher
+from ganaug.data import Split, load_pool
+from ganaug.errors import GanaugError
+from ganaug.io import atomic_dir
+
+FORMATS = ("csv", "parquet", "folder")
+BATCH_SIZE = 256
+
+
+@dataclass(frozen=True)
+class AugmentResult:
+    synthetic: SynthSet
+    teacher: dict | None
+    generated: int
+    """Images generated, accepted or not."""
+    seconds: float
+
+
+def augment(run_dir: str | Path, out: str | Path, *, count: int | None = None,
+            per_class: int | Mapping[int | str, int] | None = None, balance: bool = False, labels: str | None = None,
+            min_confidence: float | None = None, formats: Sequence[str] = ("csv",), seed: int = 0,
+            checkpoint: str | int | None = None, device: str = "auto", shard_size: int = 10_000,
+            progress: bool = True) -> AugmentResult:
+    """Write a synthetic set of `count` images, `per_class` per class, or enough to `balance` the classes."""
+    started = time.perf_counter()
+    out = Path(out)
+    _check_request(out, formats, min_confidence, shard_size, seed)
+    generator = RunGenerator.load(run_dir, checkpoint, device)
+    labeller = create_labeller(labels or ("conditional" if generator.conditional else "uniform"))
+    labeller.check(conditional=generator.conditional, has_teacher=True, where=f"run {str(run_dir)!r}")
+    quotas = plan_quotas(count=count, per_class=per_class, balance=balance, class_names=generator.class_names,
+                         train_counts=_train_counts(generator) if balance else ())
+    by_teacher = quotas.per_class is not None and not generator.conditional
+    teacher = None
+    if labeller.needs_teacher or min_confidence is not None or by_teacher:
+        teacher = get_teacher(generator.run, generator.device, progress=progress)
+    table_format = "parquet" if "parquet" in formats else "csv"
+    with atomic_dir(out) as tmp:
+        writer = SynthSetWriter(tmp, shard_size, table_format)
+        sampler = _Sampler(generator, teacher, labeller, quotas, min_confidence, seed)
+        folder = tmp / "folder" if "folder" in formats else None
+        with tqdm(total=quotas.total, desc="augment", unit="img", disable=not progress) as bar:
+            for images, info, seeds in sampler:
+                first = sampler.accepted - len(images)
+                writer.add(images, _rows(first, seeds, info, generator))
+                if folder is not None:
+                    _export_pngs(folder, images, range(first, sampler.accepted), labeller, info, generator.class_names)
+                bar.update(len(images))
+                bar.set_postfix(accepted=f"{sampler.accepted / max(sampler.generated, 1):.0%}")
+        shards = writer.close()
+        manifest = {
+            "format": FORMAT, "ganaug": __version__, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "run": str(Path(run_dir).resolve()), "checkpoint": generator.checkpoint, "source": generator.source,
+            "fingerprint": generator.fingerprint, "class_names": generator.class_names,
+            "conditional": generator.conditional, "channels": generator.channels, "image_size": generator.image_size,
+            "count": sampler.accepted, "labels": labeller.name, "teacher": teacher.info if teacher else None,
+            "min_confidence": min_confidence, "seed": seed, "generated": sampler.generated,
+            "rejected": sampler.generated - sampler.accepted, "quotas": list(quotas.per_class or []) or quotas.total,
+            "table": writer.table_file, "shards": shards,
+        }
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
+    return AugmentResult(SynthSet(out), teacher.info if teacher else None, sampler.generated,
+                         time.perf_counter() - started)
+
+
+class _Sampler:
+    """Yields accepted (images, info, seeds) batches until the quotas are met, or gives up with a clear error."""
+
+    def __init__(self, generator: RunGenerator, teacher: Teacher | None, labeller: Labeller, quotas: Quotas,
+                 min_confidence: float | None, seed: int) -> None:
+        self.generator, self.teacher, self.labeller = generator, teacher, labeller
+        self.quotas, self.min_confidence, self.seed = quotas, min_confidence, seed
+        self.remaining = list(quotas.per_class) if quotas.per_class else None
+        self.accepted = self.generated = 0
+        self.limit = max(20 * quotas.total, quotas.total + 10_000)
+
+    def __iter__(self):
+        while self.accepted < self.quotas.total:
+            if self.generated >= self.limit:
+                raise GanaugError(
+                    f"only {self.accepted} of {self.quotas.total} images were accepted after generating "
+                    f"{self.generated}; lower --min-confidence or ask for fewer images of the rarest classes")
+            n = BATCH_SIZE if self.remaining is None or not self.generator.conditional else \
+                min(BATCH_SIZE, self.quotas.total - self.accepted)
+            seeds = self.seed * 2**32 + torch.arange(self.generated, self.generated + n)
+            classes = self._classes_to_make(n)
+            images = self.generator.generate(seeds, classes)
+            info = SampleInfo(n, classes, self.teacher.probabilities(images) if self.teacher else None)
+            self.generated += n
+            keep = self._accept(info, n)
+            if keep.any():
+                self.accepted += int(keep.sum())
+                yield images[keep], _select(info, keep), seeds[keep]
+
+    def _classes_to_make(self, n: int) -> Tensor | None:
+        if not self.generator.conditional:
+            return None
+        if self.remaining is None:  # a plain count: cycle through the classes
+            return torch.arange(self.generated, self.generated + n) % self.generator.num_classes
+        return torch.from_numpy(np.repeat(np.arange(len(self.remaining)), self.remaining)[:n])
+
+    def _accept(self, info: SampleInfo, n: int) -> Tensor:
+        keep = torch.ones(n, dtype=torch.bool)
+        if self.min_confidence is not None:
+            keep &= self.labeller.confidence(info) >= self.min_confidence
+        if self.remaining is None:
+            keep &= keep.cumsum(0) <= self.quotas.total - self.accepted
+            return keep
+        classes = info.generated_for if info.generated_for is not None else info.teacher_probs.argmax(1)
+        for i, c in enumerate(classes.tolist()):
+            if keep[i] and self.remaining[c] > 0:
+                self.remaining[c] -= 1
+            else:
+                keep[i] = False
+        return keep
+
+
+def _select(info: SampleInfo, keep: Tensor) -> SampleInfo:
+    return SampleInfo(int(keep.sum()), None if info.generated_for is None else info.generated_for[keep],
+                      None if info.teacher_probs is None else info.teacher_probs[keep])
+
+
+def _rows(first: int, seeds: Tensor, info: SampleInfo, generator: RunGenerator) -> pd.DataFrame:
+    columns: dict[str, object] = {"index": np.arange(first, first + len(seeds)), "seed": seeds.numpy()}
+    if info.generated_for is not None:
+        columns["generated_for"] = info.generated_for.numpy()
+    if info.teacher_probs is not None:
+        probs = info.teacher_probs.numpy()
+        columns["teacher_class"] = probs.argmax(1)
+        columns["teacher_confidence"] = probs.max(1)
+        columns.update(dict(zip(teacher_columns(probs.shape[1]), probs.T)))
+    columns["checkpoint"] = generator.checkpoint
+    return pd.DataFrame(columns)
+
+
+def _export_pngs(folder: Path, images: Tensor, indices: range, labeller: Labeller, info: SampleInfo,
+                 class_names: list[str]) -> None:
+    """A class-per-folder PNG tree, for tools that read image folders."""
+    assigned = labeller.assigned_class(info)
+    fallback = "extra" if labeller.extra_output else "unlabelled"
+    for j, (image, index) in enumerate(zip(images, indices)):
+        name = class_names[int(assigned[j])] if assigned is not None else fallback
+        (folder / name).mkdir(parents=True, exist_ok=True)
+        pixels = image.permute(1, 2, 0).numpy()
+        Image.fromarray(pixels[:, :, 0] if pixels.shape[2] == 1 else pixels).save(folder / name / f"{index:07d}.png")
+
+
+def _train_counts(generator: RunGenerator) -> list[int]:
+    run = generator.run
+    pool = load_pool(run.load_recipe().data)
+    train = torch.tensor(Split.load(run.split).train)
+    return torch.bincount(pool.labels[train], minlength=pool.num_classes).tolist()
+
+
+def _check_request(out: Path, formats: Sequence[str], min_confidence: float | None, shard_size: int,
+                   seed: int) -> None:
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise GanaugError(f"{str(out)!r} already exists; choose another --out or delete it first")
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        raise GanaugError(f"--format {unknown[0]!r} is not one of {', '.join(FORMATS)}")
+    if "parquet" in formats:
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise GanaugError("--format parquet needs pyarrow: pip install 'ganaug[parquet]', or use csv") from None
+    if min_confidence is not None and not 0 < min_confidence <= 1:
+        raise GanaugError(f"--min-confidence must be in (0, 1], not {min_confidence}")
+    if not 0 <= seed < 2**31:
+        raise GanaugError(f"--seed must be from 0 to 2**31 - 1, not {seed}")
+    if shard_size < 1:
+        raise GanaugError(f"shard_size must be at least 1, not {shard_size}")

@@ -1,0 +1,103 @@
+"""The teacher: a classifier trained on the run's training split only, used to label and filter synthetic images.
+
+Trained once per run and saved in RUN_DIR/teacher/ (safetensors + JSON); later
+calls reuse it. It never sees the validation split except to pick its epoch,
+and never sees the test split at all; teacher.json records a hash of the exact
+training indices it used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import Tensor, nn
+
+from ganaug.classify import ClassifierSpec, TensorSet, TrainSettings, create_classifier, train_classifier
+from ganaug.classify.train import predict
+from ganaug.data import Split, load_pool
+from ganaug.errors import RunDirError
+from ganaug.fit.run_dir import RunDir
+from ganaug.io import atomic_dir, read_json
+
+FOLDER = "teacher"
+ARCHITECTURE = "small-cnn"
+SETTINGS = TrainSettings(epochs=40, batch_size=64, lr=2e-3, patience=8, classic=True, seed=0)
+
+
+@dataclass
+class Teacher:
+    model: nn.Module
+    info: dict
+    """architecture, classes, val_accuracy, best_epoch, train_images, split_hash."""
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.info["classes"])
+
+    def probabilities(self, images: Tensor) -> Tensor:
+        """uint8 images -> N x K class probabilities."""
+        return predict(self.model, images, self.num_classes)
+
+
+def split_hash(split: Split) -> str:
+    """Identifies exactly which images the teacher may learn from and select on."""
+    payload = json.dumps({"fingerprint": split.fingerprint, "train": split.train, "val": split.val})
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def get_teacher(run: RunDir, device: torch.device, *, progress: bool = True) -> Teacher:
+    """The run's saved teacher if it matches the run's split, else a newly trained (and saved) one."""
+    split = _load_split(run)
+    teacher = _load(run, device)
+    if teacher is not None and teacher.info["split_hash"] == split_hash(split):
+        return teacher
+    return train_teacher(run, split, device, progress=progress)
+
+
+def train_teacher(run: RunDir, split: Split, device: torch.device, *, progress: bool = True) -> Teacher:
+    recipe = run.load_recipe()
+    pool = load_pool(recipe.data)
+    if pool.fingerprint() != split.fingerprint:
+        raise RunDirError(f"the data under {recipe.data.source} changed since {run.root} was trained "
+                          "(fingerprint mismatch); restore it to train the teacher on the GAN's training split")
+    train, val = torch.tensor(split.train), torch.tensor(split.val)
+    torch.manual_seed(SETTINGS.seed)
+    model = create_classifier(ARCHITECTURE, ClassifierSpec(pool.channels, pool.num_classes, pool.image_size))
+    result = train_classifier(model, TensorSet.real(pool.images[train], pool.labels[train], pool.num_classes),
+                              pool.images[val], pool.labels[val], SETTINGS, real_classes=pool.num_classes,
+                              device=device, progress=progress, desc="teacher")
+    info = {"architecture": ARCHITECTURE, "classes": pool.class_names, "val_accuracy": result.val_accuracy,
+            "best_epoch": result.best_epoch, "epochs_run": result.epochs_run, "train_images": len(split.train),
+            "val_images": len(split.val), "split_hash": split_hash(split)}
+    with atomic_dir(run.root / FOLDER) as tmp:
+        save_file({k: v.detach().cpu().contiguous() for k, v in result.model.state_dict().items()},
+                  str(tmp / "weights.safetensors"))
+        (tmp / "teacher.json").write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
+    return Teacher(result.model, info)
+
+
+def _load(run: RunDir, device: torch.device) -> Teacher | None:
+    folder = run.root / FOLDER
+    if not (folder / "teacher.json").is_file():
+        return None
+    try:
+        info = read_json(folder / "teacher.json")
+        data = run.read_info()["data"]
+        model = create_classifier(info["architecture"],
+                                  ClassifierSpec(data["channels"], len(info["classes"]), data["image_size"]))
+        model.load_state_dict(load_file(folder / "weights.safetensors"))
+    except (OSError, ValueError, KeyError, RuntimeError, SafetensorError):
+        return None  # unreadable: train a new one in its place
+    return Teacher(model.to(device).eval(), info)
+
+
+def _load_split(run: RunDir) -> Split:
+    if not Path(run.split).is_file():
+        raise RunDirError(f"{run.root} has no split.json; it was never started, run ganaug fit first")
+    return Split.load(run.split)

@@ -1,0 +1,46 @@
+"""`ganaug augment RUN_DIR --out SYNTH_DIR`: write a labelled synthetic set from a run's generator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+STRATEGIES = ["extra", "argmax", "argmax-dynamic", "uniform", "conditional", "soft"]
+
+
+@click.command("augment")
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="The synthetic set to write (must not exist).")
+@click.option("--count", type=int, help="Generate this many images.")
+@click.option("--per-class", type=int, help="Generate this many images of every class.")
+@click.option("--balance", is_flag=True, help="Top every class up to the largest class's training count.")
+@click.option("--labels", type=click.Choice(STRATEGIES), help="Labelling strategy (default: conditional for "
+              "conditional runs, else uniform). argmax and soft train the run's teacher if it has none yet.")
+@click.option("--min-confidence", type=float, help="Keep only images the teacher gives at least this probability "
+              "for their class.")
+@click.option("--format", "formats", multiple=True, type=click.Choice(["csv", "parquet", "folder"]),
+              help="Table as csv (default) or parquet; folder also writes a class-per-folder PNG tree. Repeatable.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--checkpoint", help="Checkpoint step (default: the newest).")
+@click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]))
+@click.option("--shard-size", type=click.IntRange(min=1), default=10_000, show_default=True,
+              help="Images per shard file (memory use is about one shard).")
+def augment_command(run_dir: Path, out: Path, count: int | None, per_class: int | None, balance: bool,
+                    labels: str | None, min_confidence: float | None, formats: tuple[str, ...], seed: int,
+                    checkpoint: str | None, device: str, shard_size: int) -> None:
+    """Generate labelled synthetic images from the run in RUN_DIR."""
+    from ganaug.augment import augment
+
+    result = augment(run_dir, out, count=count, per_class=per_class, balance=balance, labels=labels,
+                     min_confidence=min_confidence, formats=formats or ("csv",), seed=seed, checkpoint=checkpoint,
+                     device=device, shard_size=shard_size)
+    synthetic, m = result.synthetic, result.synthetic.manifest
+    if result.teacher:
+        t = result.teacher
+        click.echo(f"teacher:   {t['architecture']}, validation accuracy {t['val_accuracy']:.3f} "
+                   f"(trained on the run's {t['train_images']} training images)")
+    click.echo(f"synthetic: {synthetic.root} ({len(synthetic)} images of {synthetic.num_classes} classes, "
+               f"labels {m['labels']}, from {m['checkpoint']})")
+    click.echo(f"generated: {result.generated} ({m['rejected']} rejected) in {result.seconds:.1f} s, "
+               f"{len(synthetic) / max(result.seconds, 1e-9):.0f} images/s written")

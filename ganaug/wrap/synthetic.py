@@ -1,0 +1,127 @@
+"""Synthetic images as torchvision-style data sets: a set written by `ganaug augment`, or fresh from a run.
+
+Both yield (image, target) with `transform` / `target_transform`, and both are
+sources for AugmentedDataset, which asks them for `select` (which images to
+use) and `fetch` (one raw uint8 image and what is known about it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from ganaug.augment.labellers import Labeller, SampleInfo, create_labeller
+from ganaug.augment.quotas import Quotas
+from ganaug.augment.synthset import SynthSet
+from ganaug.errors import GanaugError
+from ganaug.wrap.images import ImageKind, convert
+
+PIL_KIND = {1: ImageKind("pil", 1, 0, 0, mode="L"), 3: ImageKind("pil", 3, 0, 0, mode="RGB")}
+
+
+class SyntheticSource(Dataset):
+    """What AugmentedDataset needs from synthetic images; subclasses say where they come from."""
+
+    labeller: Labeller
+    class_names: list[str]
+    channels: int
+    image_size: int
+    conditional: bool
+    has_teacher: bool
+    transform: Callable | None = None
+    target_transform: Callable | None = None
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def num_outputs(self) -> int:
+        """Outputs the classifier needs for these targets: K, or K + 1 for `extra`."""
+        return self.labeller.num_outputs(self.num_classes)
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+    def select(self, n: int | None, quotas: Quotas | None, rng: np.random.Generator) -> list[int]:
+        """Keys of the images to use, reproducible from rng (n None: all the source offers)."""
+        raise NotImplementedError
+
+    def fetch(self, key: int) -> tuple[Tensor, SampleInfo]:
+        """One uint8 C x S x S image and its SampleInfo (of length 1)."""
+        raise NotImplementedError
+
+    def __getitem__(self, index: int) -> tuple[Any, Tensor]:
+        image, info = self.fetch(self._key(index))
+        target = self.labeller.targets(info, self.num_classes)[0]
+        image = convert(image, PIL_KIND[self.channels])
+        if self.transform is not None:
+            image = self.transform(image)
+        if self.target_transform is not None:
+            target = self.target_transform(target)
+        return image, target
+
+    def _key(self, index: int) -> int:
+        return index
+
+
+class SyntheticDataset(SyntheticSource):
+    """A synthetic set written by `ganaug augment`: PIL images and probability-vector targets.
+
+    labels: the labelling strategy (default: the one the set was made for).
+    """
+
+    def __init__(self, root: str | Path, *, labels: str | None = None, transform: Callable | None = None,
+                 target_transform: Callable | None = None) -> None:
+        self.synthset = SynthSet(root)
+        m = self.synthset.manifest
+        self.class_names, self.channels, self.image_size = list(m["class_names"]), m["channels"], m["image_size"]
+        self.conditional, self.has_teacher = self.synthset.conditional, self.synthset.has_teacher
+        self.labeller = create_labeller(labels or m["labels"])
+        self.labeller.check(conditional=self.conditional, has_teacher=self.has_teacher, where=self.describe())
+        self.transform, self.target_transform = transform, target_transform
+        self._info = self.synthset.sample_info()
+
+    def describe(self) -> str:
+        return f"the synthetic set {str(self.synthset.root)!r}"
+
+    def __len__(self) -> int:
+        return len(self.synthset)
+
+    def classes_of_rows(self) -> Tensor:
+        """Each image's class: the class it was generated for, else the teacher's choice."""
+        if self._info.generated_for is not None:
+            return self._info.generated_for
+        if self._info.teacher_probs is not None:
+            return self._info.teacher_probs.argmax(1)
+        raise GanaugError(f"per-class quotas need to know each image's class, but {self.describe()} is from an "
+                          "unconditional run without a teacher; make it with ganaug augment --per-class")
+
+    def select(self, n: int | None, quotas: Quotas | None, rng: np.random.Generator) -> list[int]:
+        if quotas is not None and quotas.per_class is not None:
+            classes = self.classes_of_rows().numpy()
+            chosen = []
+            for cls, wanted in enumerate(quotas.per_class):
+                rows = np.flatnonzero(classes == cls)
+                if wanted > len(rows):
+                    raise GanaugError(f"{wanted} synthetic images of class {self.class_names[cls]!r} were asked for "
+                                      f"but {self.describe()} has {len(rows)}; generate more with ganaug augment")
+                chosen.extend(rng.choice(rows, wanted, replace=False).tolist())
+            return sorted(chosen)
+        n = len(self) if n is None else n
+        if n > len(self):
+            raise GanaugError(f"{n} synthetic images were asked for but {self.describe()} has {len(self)}; "
+                              "lower the ratio or count, or generate more with ganaug augment --count")
+        return sorted(rng.choice(len(self), n, replace=False).tolist())
+
+    def fetch(self, key: int) -> tuple[Tensor, SampleInfo]:
+        info = SampleInfo(1, *(None if t is None else t[key : key + 1] for t in
+                            (self._info.generated_for, self._info.teacher_probs)))
+        return self.synthset.image(key), info
+
