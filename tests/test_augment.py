@@ -26,6 +26,7 @@ def test_cli_writes_a_complete_set(tmp_path, cli, tiny_runs):
     assert result.exit_code == 0, result.output
     assert f"{out} (70 images of 10 classes, labels uniform" in result.stdout
     manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["generated"] == 70 and manifest["rejected"] == 0, "no filter: nothing generated in vain"
     assert manifest["count"] == 70 and manifest["labels"] == "uniform" and manifest["teacher"] is None
     assert manifest["image_size"] == 16 and manifest["channels"] == 1 and not manifest["conditional"]
     assert manifest["checkpoint"] == "checkpoints/step_0000020"

@@ -108,8 +108,9 @@ class _Sampler:
                 raise GanaugError(
                     f"only {self.accepted} of {self.quotas.total} images were accepted after generating "
                     f"{self.generated}; lower --min-confidence or ask for fewer images of the rarest classes")
-            n = BATCH_SIZE if self.remaining is None or not self.generator.conditional else \
-                min(BATCH_SIZE, self.quotas.total - self.accepted)
+            # Unconditional per-class quotas keep what the teacher assigns to unfilled classes: draw full batches.
+            by_teacher = self.remaining is not None and not self.generator.conditional
+            n = BATCH_SIZE if by_teacher else min(BATCH_SIZE, self.quotas.total - self.accepted)
             seeds = self.seed * 2**32 + torch.arange(self.generated, self.generated + n)
             classes = self._classes_to_make(n)
             images = self.generator.generate(seeds, classes)
