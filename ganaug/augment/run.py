@@ -29,9 +29,11 @@ from ganaug.augment.synthset import FORMAT, MANIFEST, SynthSet, SynthSetWriter, 
 from ganaug.augment.teacher import Teacher, get_teacher
 from ganaug.data import Split, load_pool
 from ganaug.errors import GanaugError
+from ganaug.fit.pictures import save_image_grid
 from ganaug.io import atomic_dir
 
 FORMATS = ("csv", "parquet", "folder")
+PREVIEW = "preview.png"
 BATCH_SIZE = 256
 
 
@@ -67,15 +69,18 @@ def augment(run_dir: str | Path, out: str | Path, *, count: int | None = None,
         writer = SynthSetWriter(tmp, shard_size, table_format)
         sampler = _Sampler(generator, teacher, labeller, quotas, min_confidence, seed)
         folder = tmp / "folder" if "folder" in formats else None
+        preview = _Preview()
         with tqdm(total=quotas.total, desc="augment", unit="img", disable=not progress) as bar:
             for images, info, seeds in sampler:
                 first = sampler.accepted - len(images)
                 writer.add(images, _rows(first, seeds, info, generator))
                 if folder is not None:
                     _export_pngs(folder, images, range(first, sampler.accepted), labeller, info, generator.class_names)
+                preview.add(images, labeller.assigned_class(info))
                 bar.update(len(images))
                 bar.set_postfix(accepted=f"{sampler.accepted / max(sampler.generated, 1):.0%}")
         shards = writer.close()
+        preview.save(tmp / PREVIEW)
         manifest = {
             "format": FORMAT, "ganaug": __version__, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "run": str(Path(run_dir).resolve()), "checkpoint": generator.checkpoint, "source": generator.source,
@@ -142,6 +147,30 @@ class _Sampler:
             else:
                 keep[i] = False
         return keep
+
+
+class _Preview:
+    """Keeps the first few images of each class (or the first 100) for preview.png; memory stays bounded."""
+
+    def __init__(self, per_class: int = 10) -> None:
+        self.per_class = per_class
+        self.rows: dict[int, list[Tensor]] = {}
+
+    def add(self, images: Tensor, classes: Tensor | None) -> None:
+        for j, image in enumerate(images):
+            key = -1 if classes is None else int(classes[j])
+            row = self.rows.setdefault(key, [])
+            if len(row) < (self.per_class if key >= 0 else self.per_class**2):
+                row.append(image)
+
+    def save(self, path: Path) -> None:
+        """One row per class (by the labels' class) where images have one, else a plain grid."""
+        if not self.rows:
+            return
+        blank = torch.zeros_like(next(iter(self.rows.values()))[0])
+        cells = [image for key in sorted(self.rows) for image in
+                 self.rows[key] + [blank] * ((-len(self.rows[key])) % self.per_class)]
+        save_image_grid(torch.stack(cells), self.per_class, path)
 
 
 def _select(info: SampleInfo, keep: Tensor) -> SampleInfo:

@@ -5,6 +5,7 @@
       samples.csv | .parquet    one row per image: index, seed, generated_for, teacher_class,
                                 teacher_confidence, teacher_p<k>, checkpoint
       shards/shard_000000.safetensors   {"images": uint8 n x C x S x S}
+      preview.png                        the first images of each class (by the set's labels), to look at
       folder/<class>/<index>.png         only with --format folder
 
 Shards are written one at a time and read by memory-mapped slices, so neither

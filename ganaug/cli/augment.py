@@ -42,5 +42,6 @@ def augment_command(run_dir: Path, out: Path, count: int | None, per_class: int 
                    f"(trained on the run's {t['train_images']} training images)")
     click.echo(f"synthetic: {synthetic.root} ({len(synthetic)} images of {synthetic.num_classes} classes, "
                f"labels {m['labels']}, from {m['checkpoint']})")
+    click.echo(f"preview:   {synthetic.root / 'preview.png'}")
     click.echo(f"generated: {result.generated} ({m['rejected']} rejected) in {result.seconds:.1f} s, "
                f"{len(synthetic) / max(result.seconds, 1e-9):.0f} images/s written")

@@ -15,9 +15,14 @@ from ganaug.io import atomic_path
 @torch.no_grad()
 def save_sample_grid(generator: nn.Module, noise: Tensor, labels: Tensor | None, columns: int, path: Path) -> None:
     """One row per class for conditional generators (labels given), else a plain grid."""
-    images = generator(noise, labels).float().add(1).div(2).clamp(0, 1)
-    grid = make_grid(images.cpu(), nrow=columns, padding=2, pad_value=0.5)
-    if images.shape[-1] < 64:  # small images are hard to see: enlarge without blurring
+    save_image_grid(generator(noise, labels).float().add(1).div(2).clamp(0, 1), columns, path)
+
+
+def save_image_grid(images: Tensor, columns: int, path: Path) -> None:
+    """images: float in [0, 1] or uint8, N x C x S x S; small images are enlarged without blurring."""
+    images = images.cpu().float().div(255) if images.dtype == torch.uint8 else images.cpu()
+    grid = make_grid(images, nrow=columns, padding=2, pad_value=0.5)
+    if images.shape[-1] < 64:
         grid = F.interpolate(grid.unsqueeze(0), scale_factor=64 // images.shape[-1], mode="nearest").squeeze(0)
     with atomic_path(path) as tmp:
         save_image(grid, tmp, format="png")
