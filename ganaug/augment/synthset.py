@@ -141,6 +141,12 @@ class SynthSet:
             probs = torch.tensor(table[teacher_columns(self.num_classes)].to_numpy(), dtype=torch.float32)
         return SampleInfo(len(table), generated_for, probs)
 
+    def all_images(self) -> Tensor:
+        """Every image, uint8 N x C x S x S, for sets small enough to hold in memory (compare, metrics)."""
+        parts = [self._shard(i).get_tensor("images") for i in range(len(self.manifest["shards"]))]
+        return torch.cat(parts) if parts else torch.zeros(0, self.channels, self.image_size, self.image_size,
+                                                         dtype=torch.uint8)
+
     def image(self, index: int) -> Tensor:
         """uint8, C x S x S."""
         if not 0 <= index < len(self):

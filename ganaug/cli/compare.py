@@ -1,0 +1,34 @@
+"""`ganaug compare RUN_DIR --out RESULTS_DIR`: does GAN augmentation help, and which labelling wins?"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+ALL = "baseline,classic,extra,argmax,argmax-dynamic,uniform,conditional,soft"
+
+
+@click.command("compare")
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--out", required=True, type=click.Path(path_type=Path),
+              help="Results folder (a restarted comparison skips finished cells).")
+@click.option("--synthetic", type=click.Path(path_type=Path),
+              help="A set from ganaug augment (default: generate one into RESULTS_DIR/synthetic).")
+@click.option("--strategies", default="baseline,classic,uniform,uniform+classic", show_default=True,
+              help=f"Comma-separated: {ALL}, cas, or a labelling strategy +classic.")
+@click.option("--ratios", default="0.5,1,2", show_default=True, help="Synthetic images per real image.")
+@click.option("--seeds", type=int, default=5, show_default=True, help="Seeds 0..N-1, the same for every strategy.")
+@click.option("--model", default="small-cnn", show_default=True, help="small-cnn or any timm model name.")
+@click.option("--epochs", type=click.IntRange(min=1), default=30, show_default=True,
+              help="Most epochs per cell (early stopping on validation accuracy).")
+@click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]))
+def compare_command(run_dir: Path, out: Path, synthetic: Path | None, strategies: str, ratios: str, seeds: int,
+                    model: str, epochs: int, device: str) -> None:
+    """Train a classifier per strategy, ratio and seed on the run's split and report test accuracy."""
+    from ganaug.compare import ClassifierSettings, compare
+
+    result = compare(run_dir, out, synthetic=synthetic, strategies=strategies, ratios=ratios, seeds=seeds,
+                     classifier=ClassifierSettings(model=model, epochs=epochs), device=device)
+    click.echo((result.out / "summary.md").read_text(encoding="utf-8"))
+    click.echo(f"results: {result.out} (runs.csv, summary.csv, summary.md, accuracy.png)")

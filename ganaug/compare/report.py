@@ -1,0 +1,74 @@
+"""Writing a comparison's results: the summary as CSV and Markdown, and accuracy against ratio as a PNG."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from ganaug.io import atomic_path, write_text
+
+
+def write_summary(summary: pd.DataFrame, folder: Path, title: str) -> None:
+    with atomic_path(folder / "summary.csv") as tmp:
+        summary.to_csv(tmp, index=False, float_format="%.5g")
+    write_text(folder / "summary.md", markdown(summary, title))
+
+
+def markdown(summary: pd.DataFrame, title: str) -> str:
+    lines = [f"# {title}\n", "Test accuracy (%): mean ± std over seeds, 95% interval; differences are paired by seed "
+             "(paired t-test, * = p < 0.05).\n",
+             "| strategy | ratio | seeds | accuracy | 95% interval | vs baseline | vs classic |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for row in summary.itertuples(index=False):
+        r = row._asdict()
+        lines.append(f"| {r['strategy']} | {_ratio(r['ratio'])} | {r['seeds']} | {_pct(r['mean'])} ± {_pct(r['std'])} "
+                     f"| {_pct(r['ci95_low'])}-{_pct(r['ci95_high'])} | {_diff(r, 'baseline')} | {_diff(r, 'classic')} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_accuracy(summary: pd.DataFrame, path: Path, title: str) -> None:
+    """Accuracy against ratio per GAN strategy with error bars; real-data references as bands."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for name, colour in (("baseline", "0.3"), ("classic", "tab:gray")):
+        ref = summary[summary["strategy"] == name]
+        if len(ref):
+            mean, std = ref["mean"].iloc[0] * 100, (ref["std"].fillna(0).iloc[0]) * 100
+            ax.axhline(mean, color=colour, linestyle="--", linewidth=1, label=f"{name} (real only)")
+            ax.axhspan(mean - std, mean + std, color=colour, alpha=0.12)
+    gan = summary[~summary["strategy"].isin(["baseline", "classic", "cas"])]
+    for strategy, group in gan.groupby("strategy", sort=False):
+        ax.errorbar(group["ratio"], group["mean"] * 100, yerr=group["std"].fillna(0) * 100, marker="o", capsize=3,
+                    linestyle="-" if "+classic" not in strategy else ":", label=strategy)
+    ax.set(xlabel="synthetic images per real image", ylabel="test accuracy (%)", title=title)
+    ax.set_xscale("log", base=2)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=2, loc="best")
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+
+
+def _pct(value: float) -> str:
+    return "-" if value is None or math.isnan(value) else f"{value * 100:.2f}"
+
+
+def _ratio(value: float) -> str:
+    return "-" if value == 0 else f"{value:g}"
+
+
+def _diff(row: dict, name: str) -> str:
+    diff = row.get(f"vs_{name}")
+    if diff is None or (isinstance(diff, float) and math.isnan(diff)):
+        return "-"
+    star = "*" if row.get(f"significant_vs_{name}") else ""
+    p = row.get(f"p_vs_{name}")
+    p_text = "" if p is None or math.isnan(p) else f" (p={p:.2g})"
+    return f"{diff * 100:+.2f}{star}{p_text}"

@@ -1,0 +1,125 @@
+"""`compare`: does adding GAN images help a classifier, with which labels and how many? Train the grid, report.
+
+RESULTS_DIR/
+  compare.json     the exact command, settings, versions and machine
+  synthetic/       the synthetic set used (generated here unless --synthetic names one)
+  runs.csv         one row per (strategy, ratio, seed) cell, written after every cell
+  summary.csv/.md  mean ± std, 95% interval, paired differences to baseline and classic with p-values
+  accuracy.png     accuracy against ratio per strategy
+
+A restarted comparison skips the cells already in runs.csv.
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from ganaug import __version__
+from ganaug.augment import augment
+from ganaug.augment.synthset import MANIFEST, SynthSet
+from ganaug.compare.cell import ClassifierSettings, run_cell
+from ganaug.compare.data import CompareData
+from ganaug.compare.grid import build_grid, parse_ratios, parse_strategies
+from ganaug.compare.report import plot_accuracy, write_summary
+from ganaug.compare.stats import summarise
+from ganaug.data import Split
+from ganaug.errors import GanaugError
+from ganaug.fit.device import resolve_device
+from ganaug.fit.run_dir import RunDir
+from ganaug.io import atomic_path, read_json, write_json
+
+SETTINGS_FILE = "compare.json"
+OVERSAMPLE = 2
+"""The generated set holds this many times the largest ratio's need, so seeds draw different images."""
+
+
+@dataclass(frozen=True)
+class CompareResult:
+    out: Path
+    runs: pd.DataFrame
+    summary: pd.DataFrame
+
+
+def compare(run_dir: str | Path, out: str | Path, *, synthetic: str | Path | None = None,
+            strategies: str = "baseline,classic,uniform", ratios: str = "0.5,1,2", seeds: int = 5,
+            classifier: ClassifierSettings = ClassifierSettings(), device: str = "auto",
+            progress: bool = True) -> CompareResult:
+    run, out, torch_device = RunDir.open(Path(run_dir)), Path(out), resolve_device(device)
+    cells = build_grid(parse_strategies(strategies), parse_ratios(ratios), seeds)
+    fixed = {"run": str(run.root.resolve()), "synthetic": str(Path(synthetic).resolve()) if synthetic else None,
+             **asdict(classifier)}
+    _open_out(out, fixed)
+    synth = _synthetic_set(run, out, synthetic, max(c.ratio for c in cells), progress) \
+        if any(c.uses_gan for c in cells) else None
+    data = CompareData.load(run, synth)
+    data.check(cells)
+    write_json(out / SETTINGS_FILE, {"settings": fixed, "strategies": strategies, "ratios": ratios, "seeds": seeds,
+                                     "command": sys.argv, "environment": _environment(torch_device)})
+
+    rows = _read_runs(out)
+    done = {row["key"] for row in rows}
+    todo = [c for c in cells if c.key not in done]
+    with tqdm(total=len(cells), initial=len(cells) - len(todo), desc="compare", unit="cell",
+              disable=not progress) as bar:
+        for cell in todo:
+            bar.set_postfix_str(cell.key)
+            rows.append(run_cell(data, cell, classifier, torch_device))
+            _write_runs(out, rows)
+            bar.update()
+    keys = {c.key for c in cells}
+    runs = pd.DataFrame([r for r in rows if r["key"] in keys])
+    summary = summarise(runs)
+    title = (f"{run.root.name}: {classifier.model}, {len(data.train.labels)} real training images, "
+             f"{data.num_classes} classes")
+    write_summary(summary, out, title)
+    plot_accuracy(summary, out / "accuracy.png", title)
+    return CompareResult(out, runs, summary)
+
+
+def _open_out(out: Path, fixed: dict) -> None:
+    """A new folder, or one this comparison (same run and classifier settings) started before."""
+    if (out / SETTINGS_FILE).is_file():
+        before = read_json(out / SETTINGS_FILE)["settings"]
+        changed = [k for k in fixed if before.get(k) != fixed[k]]
+        if changed:
+            raise GanaugError(f"{out} holds a comparison with other {', '.join(changed)} ({before[changed[0]]!r}); "
+                              "use a new --out, or the same settings to continue it")
+    elif out.exists() and any(out.iterdir()):
+        raise GanaugError(f"{str(out)!r} exists and is not a ganaug comparison; choose another --out")
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def _synthetic_set(run: RunDir, out: Path, given: str | Path | None, max_ratio: float, progress: bool) -> SynthSet:
+    if given is not None:
+        return SynthSet(given)
+    target = out / "synthetic"
+    if (target / MANIFEST).is_file():  # made by an earlier, interrupted call
+        return SynthSet(target)
+    train = len(Split.load(run.split).train)
+    count = math.ceil(max_ratio * train) * OVERSAMPLE
+    # soft labels train the teacher, so the set carries teacher probabilities for argmax, soft and CAS.
+    return augment(run.root, target, count=count, labels="soft", progress=progress).synthetic
+
+
+def _read_runs(out: Path) -> list[dict]:
+    path = out / "runs.csv"
+    return pd.read_csv(path).to_dict("records") if path.is_file() else []
+
+
+def _write_runs(out: Path, rows: list[dict]) -> None:
+    with atomic_path(out / "runs.csv") as tmp:
+        pd.DataFrame(rows).to_csv(tmp, index=False, float_format="%.6g")
+
+
+def _environment(device: torch.device) -> dict:
+    return {"ganaug": __version__, "torch": torch.__version__, "python": platform.python_version(),
+            "device": str(device), "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, "
+            f"cpu capability {torch.backends.cpu.get_cpu_capability()}"}

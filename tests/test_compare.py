@@ -1,0 +1,185 @@
+"""`ganaug compare`: a tiny grid end to end, paired seeding, restart-skip, the test split untouched by selection."""
+
+import math
+
+import pandas as pd
+import pytest
+import torch
+
+from ganaug.augment import augment
+from ganaug.compare import cell as cell_module
+from ganaug.compare import compare
+from ganaug.compare.cell import ClassifierSettings
+from ganaug.compare.data import CompareData
+from ganaug.compare.grid import Cell, build_grid, parse_ratios, parse_strategies
+from ganaug.compare.stats import summarise
+from ganaug.data import Split, load_pool
+from ganaug.errors import GanaugError
+from ganaug.fit.run_dir import RunDir
+
+QUICK = ClassifierSettings(epochs=2, patience=2, batch_size=128)
+
+
+@pytest.fixture(scope="module")
+def conditional_run(tiny_runs, tmp_path_factory):
+    import shutil
+
+    return shutil.copytree(tiny_runs["conditional"], tmp_path_factory.mktemp("cmp") / "run")
+
+
+@pytest.fixture(scope="module")
+def synthetic(conditional_run, tmp_path_factory):
+    return augment(conditional_run, tmp_path_factory.mktemp("syn") / "s", count=1500, labels="soft",
+                   progress=False).synthetic.root
+
+
+def test_tiny_grid_end_to_end_through_the_cli(tmp_path, cli, conditional_run, synthetic):
+    out = tmp_path / "results"
+    result = cli(["compare", conditional_run, "--synthetic", synthetic, "--out", out, "--strategies",
+                  "baseline,classic,uniform,conditional+classic,extra,cas", "--ratios", "0.5,1", "--seeds", 2,
+                  "--epochs", 1])
+    assert result.exit_code == 0, result.output
+    runs = pd.read_csv(out / "runs.csv")
+    assert len(runs) == 2 * (2 + 3 * 2 + 1)
+    assert set(runs["strategy"]) == {"baseline", "classic", "uniform", "conditional+classic", "extra", "cas"}
+    assert runs["test_accuracy"].between(0, 1).all() and runs["macro_f1"].between(0, 1).all()
+    assert {f"recall_{c}" for c in range(10)} <= set(runs.columns)
+    real = len(Split.load(conditional_run / "split.json").train)
+    uniform = runs[runs["strategy"] == "uniform"]
+    assert sorted(set(uniform["synthetic_images"])) == [round(0.5 * real), real]
+    assert (runs[runs["strategy"] == "cas"]["real_images"] == 0).all()
+    summary = pd.read_csv(out / "summary.csv")
+    assert len(summary) == 2 + 3 * 2 + 1
+    assert {"mean", "std", "ci95_low", "ci95_high", "vs_baseline", "p_vs_baseline", "vs_classic"} <= set(summary.columns)
+    assert "| uniform | 0.5 | 2 |" in (out / "summary.md").read_text()
+    assert (out / "accuracy.png").stat().st_size > 1000
+    assert "| baseline |" in result.stdout
+
+
+def test_cells_of_one_seed_are_paired_and_reproducible(conditional_run, synthetic):
+    from ganaug.augment.synthset import SynthSet
+
+    data = CompareData.load(RunDir(conditional_run), SynthSet(synthetic))
+    uniform, extra, other_seed = (data.training_set(Cell(s, False, 1.0, seed))[0]
+                                  for s, seed in (("uniform", 3), ("extra", 3), ("uniform", 4)))
+    assert torch.equal(uniform.images, extra.images), "same seed, same synthetic images across strategies"
+    assert not torch.equal(uniform.images, other_seed.images)
+    a = cell_module.run_cell(data, Cell("uniform", True, 0.5, 1), QUICK, torch.device("cpu"))
+    b = cell_module.run_cell(data, Cell("uniform", True, 0.5, 1), QUICK, torch.device("cpu"))
+    assert a["test_accuracy"] == b["test_accuracy"] and a["val_accuracy"] == b["val_accuracy"]
+
+
+def test_an_interrupted_grid_skips_finished_cells_on_restart(tmp_path, conditional_run, synthetic, monkeypatch):
+    real_run_cell = cell_module.run_cell
+    calls = []
+
+    def interrupted(data, cell, settings, device):
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        calls.append(cell.key)
+        return real_run_cell(data, cell, settings, device)
+
+    monkeypatch.setattr("ganaug.compare.run.run_cell", interrupted)
+    kwargs = dict(synthetic=synthetic, strategies="baseline,uniform", ratios="0.5,1", seeds=2, classifier=QUICK,
+                  progress=False)
+    with pytest.raises(KeyboardInterrupt):
+        compare(conditional_run, tmp_path / "r", **kwargs)
+    assert len(pd.read_csv(tmp_path / "r" / "runs.csv")) == 3
+    first = list(calls)
+    calls.clear()
+    monkeypatch.setattr("ganaug.compare.run.run_cell", lambda *a: calls.append(a[1].key) or real_run_cell(*a))
+    result = compare(conditional_run, tmp_path / "r", **kwargs)
+    assert set(calls).isdisjoint(first) and len(calls) == 3
+    assert sorted(result.runs["key"]) == sorted(c.key for c in build_grid(parse_strategies("baseline,uniform"),
+                                                                            [0.5, 1.0], 2))
+
+
+def test_selection_uses_validation_and_test_is_scored_once_after_training(conditional_run, synthetic, monkeypatch):
+    from ganaug.augment.synthset import SynthSet
+
+    run = RunDir(conditional_run)
+    pool = load_pool(run.load_recipe().data)
+    split = Split.load(run.split)
+    events = []
+    real_train, real_predict = cell_module.train_classifier, cell_module.predict
+
+    def train_spy(model, train, val_images, val_labels, *args, **kwargs):
+        events.append("train")
+        assert torch.equal(val_images, pool.images[split.val]) and torch.equal(val_labels, pool.labels[split.val])
+        real = train.images[~train.synthetic]
+        assert torch.equal(real, pool.images[split.train]), "the classifier trains on the GAN's training split"
+        return real_train(model, train, val_images, val_labels, *args, **kwargs)
+
+    def predict_spy(model, images, *args, **kwargs):
+        events.append("test" if torch.equal(images, pool.images[split.test]) else "other")
+        return real_predict(model, images, *args, **kwargs)
+
+    monkeypatch.setattr(cell_module, "train_classifier", train_spy)
+    monkeypatch.setattr(cell_module, "predict", predict_spy)
+    data = CompareData.load(run, SynthSet(synthetic))
+    for cell in (Cell("baseline", False, 0.0, 0), Cell("soft", True, 1.0, 0)):
+        cell_module.run_cell(data, cell, QUICK, torch.device("cpu"))
+    assert events == ["train", "test", "train", "test"]
+
+
+def test_summary_statistics_on_known_numbers():
+    runs = pd.DataFrame({
+        "strategy": ["baseline"] * 3 + ["classic"] * 3 + ["uniform"] * 3,
+        "ratio": [0.0] * 6 + [1.0] * 3, "seed": [0, 1, 2] * 3,
+        "test_accuracy": [0.50, 0.60, 0.70, 0.50, 0.60, 0.70, 0.61, 0.69, 0.83],
+    })
+    summary = summarise(runs).set_index("strategy")
+    uniform = summary.loc["uniform"]
+    assert uniform["mean"] == pytest.approx(0.71) and uniform["seeds"] == 3
+    assert uniform["vs_baseline"] == pytest.approx(0.11)
+    from scipy import stats
+
+    assert uniform["p_vs_baseline"] == pytest.approx(stats.ttest_rel([0.61, 0.69, 0.83], [0.5, 0.6, 0.7]).pvalue)
+    assert summary.loc["classic", "vs_baseline"] == pytest.approx(0) and summary.loc["classic", "p_vs_baseline"] == 1
+    assert not summary.loc["classic", "significant_vs_baseline"]
+    half = stats.t.ppf(0.975, 2) * pd.Series([0.61, 0.69, 0.83]).std() / math.sqrt(3)
+    assert uniform["ci95_low"] == pytest.approx(0.71 - half)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("baseline,lsro", "unknown strategy 'lsro'"),
+    ("uniform+flip", "unknown strategy 'uniform\\+flip'"),
+    ("baseline,baseline", "names a strategy twice"),
+    ("", "--strategies is empty"),
+])
+def test_bad_strategies(text, message):
+    with pytest.raises(GanaugError, match=message):
+        parse_strategies(text)
+
+
+def test_strategy_names_and_ratios():
+    assert parse_strategies("baseline,classic,uniform+classic,cas") == [
+        ("baseline", False), ("baseline", True), ("uniform", True), ("cas", False)]
+    assert parse_ratios("2,0.5,1,1") == [0.5, 1.0, 2.0]
+    with pytest.raises(GanaugError, match="--ratios must be positive"):
+        parse_ratios("0,1")
+    with pytest.raises(GanaugError, match="--ratios must be numbers"):
+        parse_ratios("a,b")
+    assert [c.key for c in build_grid([("baseline", True)], [1.0], 2)] == ["classic|0|0", "classic|0|1"]
+
+
+def test_errors_before_any_training(tmp_path, cli, cli_error, conditional_run, synthetic, tiny_runs):
+    args = ["compare", conditional_run, "--synthetic", synthetic, "--epochs", 1, "--seeds", 1]
+    assert "ratio 4 needs" in cli_error(cli([*args, "--out", tmp_path / "a", "--strategies", "uniform",
+                                              "--ratios", 4]))
+    plain = augment(tiny_runs["unconditional"], tmp_path / "plain", count=20, progress=False).synthetic.root
+    message = cli_error(cli(["compare", tiny_runs["unconditional"], "--synthetic", plain, "--out", tmp_path / "b",
+                             "--strategies", "soft", "--ratios", "0.1", "--seeds", 1]))
+    assert "--labels soft needs teacher probabilities" in message
+    assert "unknown classifier" in cli_error(cli([*args, "--out", tmp_path / "c", "--strategies", "baseline",
+                                                  "--model", "nonsense-net"]))
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "mine.txt").write_text("keep me")
+    assert "is not a ganaug comparison" in cli_error(cli([*args, "--out", tmp_path / "d", "--strategies", "baseline"]))
+    assert (tmp_path / "d" / "mine.txt").read_text() == "keep me"
+
+
+def test_a_restart_with_other_classifier_settings_is_refused(tmp_path, cli, cli_error, conditional_run):
+    args = ["compare", conditional_run, "--out", tmp_path / "r", "--strategies", "baseline", "--seeds", 1]
+    assert cli([*args, "--epochs", 1]).exit_code == 0
+    assert "holds a comparison with other epochs" in cli_error(cli([*args, "--epochs", 2]))
