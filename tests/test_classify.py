@@ -46,3 +46,13 @@ def test_training_learns_digits_and_keeps_the_best_validation_epoch():
     assert result.best_epoch == best["epoch"] and result.val_accuracy == best["val_accuracy"]
     assert result.val_accuracy > 0.6
     assert accuracy(result.model, pool.images[val], pool.labels[val], 10) == pytest.approx(result.val_accuracy)
+
+
+def test_an_epoch_is_a_full_pass_or_twenty_batches_whichever_is_more():
+    from ganaug.classify.train import MIN_BATCHES_PER_EPOCH, _epoch_batches
+
+    small = _epoch_batches(100, 64, torch.Generator().manual_seed(0))
+    assert len(small) == MIN_BATCHES_PER_EPOCH and all(len(b) == 64 for b in small)
+    assert set(torch.cat(small).tolist()) == set(range(100))
+    large = _epoch_batches(3000, 64, torch.Generator().manual_seed(0))
+    assert len(large) == 47 and sorted(torch.cat(large).tolist()) == list(range(3000))

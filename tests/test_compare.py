@@ -50,7 +50,8 @@ def test_tiny_grid_end_to_end_through_the_cli(tmp_path, cli, conditional_run, sy
     assert (runs[runs["strategy"] == "cas"]["real_images"] == 0).all()
     summary = pd.read_csv(out / "summary.csv")
     assert len(summary) == 2 + 3 * 2 + 1
-    assert {"mean", "std", "ci95_low", "ci95_high", "vs_baseline", "p_vs_baseline", "vs_classic"} <= set(summary.columns)
+    assert {"mean", "std", "ci95_low", "ci95_high", "macro_f1", "vs_baseline", "p_vs_baseline", "vs_classic"} <= set(
+        summary.columns)
     assert "| uniform | 0.5 | 2 |" in (out / "summary.md").read_text()
     assert (out / "accuracy.png").stat().st_size > 1000
     assert "| baseline |" in result.stdout

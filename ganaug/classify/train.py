@@ -64,6 +64,18 @@ class TrainResult:
     history: list[dict] = field(default_factory=list)
 
 
+MIN_BATCHES_PER_EPOCH = 20
+"""An epoch is one pass over the training set or this many batches, whichever is more: a training set of
+a hundred images would otherwise be judged (and early-stopped) after a handful of optimiser steps."""
+
+
+def _epoch_batches(n: int, batch_size: int, generator: torch.Generator) -> list[Tensor]:
+    passes = max(1, -(-MIN_BATCHES_PER_EPOCH * batch_size // n))
+    order = torch.cat([torch.randperm(n, generator=generator) for _ in range(passes)])
+    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    return [b for b in batches if len(b) > 1][: max(MIN_BATCHES_PER_EPOCH, -(-n // batch_size))]
+
+
 def soft_cross_entropy(logits: Tensor, targets: Tensor, synthetic: Tensor) -> Tensor:
     return F.cross_entropy(logits, targets)
 
@@ -78,9 +90,12 @@ def predict(model: nn.Module, images: Tensor, real_classes: int, batch_size: int
     """Probabilities over the K real classes (an extra K+1-th output is ignored, as at test time)."""
     model.eval()
     device = next(model.parameters()).device
+    dtype = autocast_dtype("auto", device)
     out = []
     for start in range(0, len(images), batch_size):
-        logits = model(to_unit_range(images[start : start + batch_size].to(device)))
+        x = to_unit_range(images[start : start + batch_size].to(device)).contiguous(memory_format=torch.channels_last)
+        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+            logits = model(x)
         out.append(logits.float()[:, :real_classes].softmax(1).cpu())
     return torch.cat(out) if out else torch.zeros(0, real_classes)
 
@@ -94,7 +109,7 @@ def train_classifier(model: nn.Module, train: TensorSet, val_images: Tensor, val
                      device: torch.device | None = None, progress: bool = False, desc: str = "classifier") -> TrainResult:
     """Train on `train`, keep the epoch with the best validation accuracy (ties: lower validation loss)."""
     device = device or torch.device("cpu")
-    model.to(device)
+    model.to(device, memory_format=torch.channels_last)  # faster convolutions on CPUs and GPUs alike
     optimizer = torch.optim.AdamW(model.parameters(), settings.lr, weight_decay=settings.weight_decay)
     generator = torch.Generator().manual_seed(settings.seed)
     dtype = autocast_dtype("auto", device)
@@ -103,14 +118,11 @@ def train_classifier(model: nn.Module, train: TensorSet, val_images: Tensor, val
     epochs = tqdm(range(1, settings.epochs + 1), desc=desc, unit="epoch", disable=not progress, leave=False)
     for epoch in epochs:
         model.train()
-        order = torch.randperm(len(train.images), generator=generator)
-        for start in range(0, len(order), settings.batch_size):
-            rows = order[start : start + settings.batch_size]
-            if len(rows) < 2:  # batch norm cannot train on a single image
-                continue
+        for rows in _epoch_batches(len(train.images), settings.batch_size, generator):
             x = to_unit_range(train.images[rows]).to(device)
             if settings.classic:
                 x = random_affine(x, generator, flip=settings.flip)
+            x = x.contiguous(memory_format=torch.channels_last)
             with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
                 logits = model(x)
             loss = loss_fn(logits.float(), train.targets[rows].to(device), train.synthetic[rows].to(device))

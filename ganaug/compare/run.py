@@ -77,6 +77,7 @@ def compare(run_dir: str | Path, out: str | Path, *, synthetic: str | Path | Non
     keys = {c.key for c in cells}
     runs = pd.DataFrame([r for r in rows if r["key"] in keys])
     summary = summarise(runs)
+    summary.insert(5, "macro_f1", summarise(runs, "macro_f1")["mean"])
     title = (f"{run.root.name}: {classifier.model}, {len(data.train.labels)} real training images, "
              f"{data.num_classes} classes")
     write_summary(summary, out, title)
