@@ -29,27 +29,36 @@ def markdown(summary: pd.DataFrame, title: str) -> str:
 
 
 def plot_accuracy(summary: pd.DataFrame, path: Path, title: str) -> None:
-    """Accuracy against ratio per GAN strategy with error bars; real-data references as bands."""
+    """Accuracy against ratio with error bars (std over seeds): GAN strategies alone on the left, on top of
+    classical augmentation on the right, each against its real-data reference band; one colour per labelling."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8, 4.5))
-    for name, colour in (("baseline", "0.3"), ("classic", "tab:gray")):
-        ref = summary[summary["strategy"] == name]
-        if len(ref):
-            mean, std = ref["mean"].iloc[0] * 100, (ref["std"].fillna(0).iloc[0]) * 100
-            ax.axhline(mean, color=colour, linestyle="--", linewidth=1, label=f"{name} (real only)")
-            ax.axhspan(mean - std, mean + std, color=colour, alpha=0.12)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5), sharey=True)
     gan = summary[~summary["strategy"].isin(["baseline", "classic", "cas"])]
-    for strategy, group in gan.groupby("strategy", sort=False):
-        ax.errorbar(group["ratio"], group["mean"] * 100, yerr=group["std"].fillna(0) * 100, marker="o", capsize=3,
-                    linestyle="-" if "+classic" not in strategy else ":", label=strategy)
-    ax.set(xlabel="synthetic images per real image", ylabel="test accuracy (%)", title=title)
-    ax.set_xscale("log", base=2)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, ncol=2, loc="best")
+    colours = {name: f"C{i}" for i, name in enumerate(dict.fromkeys(gan["strategy"].str.replace("+classic", "")))}
+    for ax, reference, classic in ((axes[0], "baseline", False), (axes[1], "classic", True)):
+        ref = summary[summary["strategy"] == reference]
+        if len(ref):
+            mean, std = ref["mean"].iloc[0] * 100, ref["std"].fillna(0).iloc[0] * 100
+            ax.axhline(mean, color="0.3", linestyle="--", linewidth=1, label=f"{reference} (real only)")
+            ax.axhspan(mean - std, mean + std, color="0.3", alpha=0.12)
+        part = gan[gan["strategy"].str.endswith("+classic") == classic]
+        for strategy, group in part.groupby("strategy", sort=False):
+            ax.errorbar(group["ratio"], group["mean"] * 100, yerr=group["std"].fillna(0) * 100, marker="o",
+                        capsize=3, color=colours[strategy.replace("+classic", "")], label=strategy)
+        ax.set(xlabel="synthetic images per real image", title="with classical augmentation" if classic else
+               "GAN images alone")
+        ax.set_xscale("log", base=2)
+        ratios = sorted(gan["ratio"].unique())
+        ax.set_xticks(ratios, [f"{r:g}" for r in ratios])
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7, loc="lower left")
+    axes[0].set_ylabel("test accuracy (%)")
+    fig.suptitle(title)
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110)

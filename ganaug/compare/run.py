@@ -78,6 +78,7 @@ def compare(run_dir: str | Path, out: str | Path, *, synthetic: str | Path | Non
     runs = pd.DataFrame([r for r in rows if r["key"] in keys])
     summary = summarise(runs)
     summary.insert(5, "macro_f1", summarise(runs, "macro_f1")["mean"])
+    summary.insert(6, "val_accuracy", summarise(runs, "val_accuracy")["mean"])  # for choosing a strategy honestly
     title = (f"{run.root.name}: {classifier.model}, {len(data.train.labels)} real training images, "
              f"{data.num_classes} classes")
     write_summary(summary, out, title)
