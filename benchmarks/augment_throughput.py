@@ -105,7 +105,7 @@ def main() -> None:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
-    lines = [f"# `ganaug augment` throughput and memory\n", f"Command: `{report['command']}`  ", f"Machine: {machine}  ",
+    lines = ["# `ganaug augment` throughput and memory\n", f"Command: `{report['command']}`  ", f"Machine: {machine}  ",
              f"Run: {report['recipe']}, conditional, default settings (CSV table, 10,000-image shards).\n",
              "| images | seconds | images/s written | vs bare generator | peak RSS (MiB) "
              "| RSS max, 1st / 2nd half (MiB) | on disk (MiB) |",

@@ -37,6 +37,25 @@ class SampleInfo:
     teacher_probs: Tensor | None = None
     """float, N x K: the teacher's class probabilities."""
 
+    def take(self, index: slice | Tensor) -> SampleInfo:
+        """The rows a slice, a bool mask or a tensor of indices selects."""
+        if isinstance(index, slice):
+            count = len(range(self.count)[index])
+        else:
+            count = int(index.sum()) if index.dtype == torch.bool else len(index)
+        return SampleInfo(count, *(None if t is None else t[index] for t in (self.generated_for, self.teacher_probs)))
+
+    def classes(self) -> Tensor | None:
+        """Each image's class where one is known: the class it was generated for, else the teacher's choice."""
+        if self.generated_for is not None:
+            return self.generated_for
+        return None if self.teacher_probs is None else self.teacher_probs.argmax(1)
+
+
+def default_strategy(conditional: bool) -> str:
+    """The class an image was generated for where there is one, else LSRO's uniform label."""
+    return "conditional" if conditional else "uniform"
+
 
 class Labeller:
     name: ClassVar[str]

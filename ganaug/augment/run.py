@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 
 from ganaug import __version__
 from ganaug.augment.generator import RunGenerator
-from ganaug.augment.labellers import Labeller, SampleInfo, create_labeller
+from ganaug.augment.labellers import Labeller, SampleInfo, create_labeller, default_strategy
 from ganaug.augment.quotas import Quotas, plan_quotas
 from ganaug.augment.synthset import FORMAT, MANIFEST, SynthSet, SynthSetWriter, teacher_columns
 from ganaug.augment.teacher import Teacher, get_teacher
@@ -56,13 +56,12 @@ def augment(run_dir: str | Path, out: str | Path, *, count: int | None = None,
     out = Path(out)
     _check_request(out, formats, min_confidence, shard_size, seed)
     generator = RunGenerator.load(run_dir, checkpoint, device)
-    labeller = create_labeller(labels or ("conditional" if generator.conditional else "uniform"))
+    labeller = create_labeller(labels or default_strategy(generator.conditional))
     labeller.check(conditional=generator.conditional, has_teacher=True, where=f"run {str(run_dir)!r}")
     quotas = plan_quotas(count=count, per_class=per_class, balance=balance, class_names=generator.class_names,
                          train_counts=_train_counts(generator) if balance else ())
-    by_teacher = quotas.per_class is not None and not generator.conditional
     teacher = None
-    if labeller.needs_teacher or min_confidence is not None or by_teacher:
+    if labeller.needs_teacher or min_confidence is not None or (quotas.per_class is not None and not generator.conditional):
         teacher = get_teacher(generator.run, generator.device, progress=progress)
     table_format = "parquet" if "parquet" in formats else "csv"
     with atomic_dir(out) as tmp:
@@ -104,6 +103,8 @@ class _Sampler:
         self.generator, self.teacher, self.labeller = generator, teacher, labeller
         self.quotas, self.min_confidence, self.seed = quotas, min_confidence, seed
         self.remaining = list(quotas.per_class) if quotas.per_class else None
+        # Unconditional per-class quotas keep what the teacher assigns to unfilled classes: draw full batches.
+        self.by_teacher = self.remaining is not None and not generator.conditional
         self.accepted = self.generated = 0
         self.limit = max(20 * quotas.total, quotas.total + 10_000)
 
@@ -113,9 +114,7 @@ class _Sampler:
                 raise GanaugError(
                     f"only {self.accepted} of {self.quotas.total} images were accepted after generating "
                     f"{self.generated}; lower --min-confidence or ask for fewer images of the rarest classes")
-            # Unconditional per-class quotas keep what the teacher assigns to unfilled classes: draw full batches.
-            by_teacher = self.remaining is not None and not self.generator.conditional
-            n = BATCH_SIZE if by_teacher else min(BATCH_SIZE, self.quotas.total - self.accepted)
+            n = BATCH_SIZE if self.by_teacher else min(BATCH_SIZE, self.quotas.total - self.accepted)
             seeds = self.seed * 2**32 + torch.arange(self.generated, self.generated + n)
             classes = self._classes_to_make(n)
             images = self.generator.generate(seeds, classes)
@@ -124,7 +123,7 @@ class _Sampler:
             keep = self._accept(info, n)
             if keep.any():
                 self.accepted += int(keep.sum())
-                yield images[keep], _select(info, keep), seeds[keep]
+                yield images[keep], info.take(keep), seeds[keep]
 
     def _classes_to_make(self, n: int) -> Tensor | None:
         if not self.generator.conditional:
@@ -140,8 +139,7 @@ class _Sampler:
         if self.remaining is None:
             keep &= keep.cumsum(0) <= self.quotas.total - self.accepted
             return keep
-        classes = info.generated_for if info.generated_for is not None else info.teacher_probs.argmax(1)
-        for i, c in enumerate(classes.tolist()):
+        for i, c in enumerate(info.classes().tolist()):
             if keep[i] and self.remaining[c] > 0:
                 self.remaining[c] -= 1
             else:
@@ -171,11 +169,6 @@ class _Preview:
         cells = [image for key in sorted(self.rows) for image in
                  self.rows[key] + [blank] * ((-len(self.rows[key])) % self.per_class)]
         save_image_grid(torch.stack(cells), self.per_class, path)
-
-
-def _select(info: SampleInfo, keep: Tensor) -> SampleInfo:
-    return SampleInfo(int(keep.sum()), None if info.generated_for is None else info.generated_for[keep],
-                      None if info.teacher_probs is None else info.teacher_probs[keep])
 
 
 def _rows(first: int, seeds: Tensor, info: SampleInfo, generator: RunGenerator) -> pd.DataFrame:

@@ -132,9 +132,9 @@ class SynthSet:
                                   "the set is damaged, regenerate it")
         return self._table
 
-    def sample_info(self, rows: Tensor | None = None) -> SampleInfo:
-        """What the table knows about the given rows (all rows by default)."""
-        table = self.table() if rows is None else self.table().iloc[rows.tolist()]
+    def sample_info(self) -> SampleInfo:
+        """What the table knows about every image."""
+        table = self.table()
         generated_for = torch.tensor(table["generated_for"].to_numpy()) if self.conditional else None
         probs = None
         if self.has_teacher:

@@ -39,6 +39,10 @@ class TensorSet:
     def real(cls, images: Tensor, labels: Tensor, outputs: int) -> TensorSet:
         return cls(images, F.one_hot(labels, outputs).float(), torch.zeros(len(labels), dtype=torch.bool))
 
+    def concat(self, other: TensorSet) -> TensorSet:
+        return TensorSet(torch.cat([self.images, other.images]), torch.cat([self.targets, other.targets]),
+                         torch.cat([self.synthetic, other.synthetic]))
+
 
 @dataclass(frozen=True)
 class TrainSettings:

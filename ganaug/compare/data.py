@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from ganaug.augment.labellers import Labeller, SampleInfo, create_labeller
@@ -104,15 +103,10 @@ class CompareData:
         outputs = labeller.num_outputs(k)
         wanted = round(cell.ratio * len(self.train.labels))
         rows = torch.from_numpy(np.random.default_rng(cell.seed).choice(len(self.synthetic), wanted, replace=False))
-        info = SampleInfo(wanted, *(None if t is None else t[rows] for t in
-                                    (self.synthetic_info.generated_for, self.synthetic_info.teacher_probs)))
+        info = self.synthetic_info.take(rows)
         synthetic = TensorSet(self.synthetic_images[rows], labeller.targets(info, k),
                               torch.ones(wanted, dtype=torch.bool))
         loss = AugmentedLoss(k, synthetic_weight=0.1 if labeller.dynamic else 1.0, dynamic=labeller.dynamic)
         if cell.strategy == CAS:
             return synthetic, outputs, loss
-        real = TensorSet(self.train.images, F.one_hot(self.train.labels, outputs).float(),
-                         torch.zeros(len(self.train.labels), dtype=torch.bool))
-        return TensorSet(*(torch.cat([a, b]) for a, b in zip(
-            (real.images, real.targets, real.synthetic), (synthetic.images, synthetic.targets, synthetic.synthetic)))), \
-            outputs, loss
+        return TensorSet.real(self.train.images, self.train.labels, outputs).concat(synthetic), outputs, loss

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from ganaug.augment.generator import RunGenerator
-from ganaug.augment.labellers import SampleInfo, create_labeller
+from ganaug.augment.labellers import SampleInfo, create_labeller, default_strategy
 from ganaug.augment.quotas import Quotas
 from ganaug.augment.teacher import get_teacher
 from ganaug.errors import GanaugError
@@ -44,7 +44,7 @@ class OnTheFlySynthetic(SyntheticSource):
         self.conditional = g.conditional
         self.teacher = get_teacher(g.run, g.device, progress=False) if teacher else None
         self.has_teacher = self.teacher is not None
-        self.labeller = create_labeller(labels or ("conditional" if g.conditional else "uniform"))
+        self.labeller = create_labeller(labels or default_strategy(g.conditional))
         self.labeller.check(conditional=self.conditional, has_teacher=self.has_teacher, where=self.describe())
         self.count, self.seed, self.buffer = count, seed, buffer
         self.transform, self.target_transform = transform, target_transform
@@ -80,8 +80,8 @@ class OnTheFlySynthetic(SyntheticSource):
         images, info = self._buffers.get(key, (torch.empty(0), SampleInfo(0)))
         if len(images) == 0:
             images, info = self._draw(key)
-        self._buffers[key] = (images[1:], _slice(info, slice(1, None)))
-        return images[0], _slice(info, slice(0, 1))
+        self._buffers[key] = (images[1:], info.take(slice(1, None)))
+        return images[0], info.take(slice(0, 1))
 
     def _draw(self, key: int) -> tuple[Tensor, SampleInfo]:
         seeds = torch.from_numpy(self._rng.integers(0, 2**62, self.buffer))
@@ -90,7 +90,3 @@ class OnTheFlySynthetic(SyntheticSource):
         probs = self.teacher.probabilities(images) if self.teacher else None
         return images, SampleInfo(len(images), classes, probs)
 
-
-def _slice(info: SampleInfo, part: slice) -> SampleInfo:
-    count = len(range(info.count)[part])
-    return SampleInfo(count, *(None if t is None else t[part] for t in (info.generated_for, info.teacher_probs)))

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
@@ -80,10 +79,10 @@ class SyntheticDataset(SyntheticSource):
     def __init__(self, root: str | Path, *, labels: str | None = None, transform: Callable | None = None,
                  target_transform: Callable | None = None) -> None:
         self.synthset = SynthSet(root)
-        m = self.synthset.manifest
-        self.class_names, self.channels, self.image_size = list(m["class_names"]), m["channels"], m["image_size"]
-        self.conditional, self.has_teacher = self.synthset.conditional, self.synthset.has_teacher
-        self.labeller = create_labeller(labels or m["labels"])
+        s = self.synthset
+        self.class_names, self.channels, self.image_size = s.class_names, s.channels, s.image_size
+        self.conditional, self.has_teacher = s.conditional, s.has_teacher
+        self.labeller = create_labeller(labels or s.manifest["labels"])
         self.labeller.check(conditional=self.conditional, has_teacher=self.has_teacher, where=self.describe())
         self.transform, self.target_transform = transform, target_transform
         self._info = self.synthset.sample_info()
@@ -96,10 +95,9 @@ class SyntheticDataset(SyntheticSource):
 
     def classes_of_rows(self) -> Tensor:
         """Each image's class: the class it was generated for, else the teacher's choice."""
-        if self._info.generated_for is not None:
-            return self._info.generated_for
-        if self._info.teacher_probs is not None:
-            return self._info.teacher_probs.argmax(1)
+        classes = self._info.classes()
+        if classes is not None:
+            return classes
         raise GanaugError(f"per-class quotas need to know each image's class, but {self.describe()} is from an "
                           "unconditional run without a teacher; make it with ganaug augment --per-class")
 
@@ -121,7 +119,5 @@ class SyntheticDataset(SyntheticSource):
         return sorted(rng.choice(len(self), n, replace=False).tolist())
 
     def fetch(self, key: int) -> tuple[Tensor, SampleInfo]:
-        info = SampleInfo(1, *(None if t is None else t[key : key + 1] for t in
-                            (self._info.generated_for, self._info.teacher_probs)))
-        return self.synthset.image(key), info
+        return self.synthset.image(key), self._info.take(slice(key, key + 1))
 
