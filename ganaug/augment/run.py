@@ -27,7 +27,6 @@ from ganaug.augment.labellers import Labeller, SampleInfo, create_labeller, defa
 from ganaug.augment.quotas import Quotas, plan_quotas
 from ganaug.augment.synthset import FORMAT, MANIFEST, SynthSet, SynthSetWriter, teacher_columns
 from ganaug.augment.teacher import Teacher, get_teacher
-from ganaug.data import Split, load_pool
 from ganaug.errors import GanaugError
 from ganaug.fit.pictures import save_image_grid
 from ganaug.io import atomic_dir
@@ -197,9 +196,8 @@ def _export_pngs(folder: Path, images: Tensor, indices: range, labeller: Labelle
 
 
 def _train_counts(generator: RunGenerator) -> list[int]:
-    run = generator.run
-    pool = load_pool(run.load_recipe().data)
-    train = torch.tensor(Split.load(run.split).train)
+    pool, split = generator.run.load_data()
+    train = torch.tensor(split.train)
     return torch.bincount(pool.labels[train], minlength=pool.num_classes).tolist()
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
@@ -20,8 +19,7 @@ from torch import Tensor, nn
 
 from ganaug.classify import ClassifierSpec, TensorSet, TrainSettings, create_classifier, train_classifier
 from ganaug.classify.train import predict
-from ganaug.data import Split, load_pool
-from ganaug.errors import RunDirError
+from ganaug.data import Split
 from ganaug.fit.run_dir import RunDir
 from ganaug.io import atomic_dir, read_json
 
@@ -53,19 +51,14 @@ def split_hash(split: Split) -> str:
 
 def get_teacher(run: RunDir, device: torch.device, *, progress: bool = True) -> Teacher:
     """The run's saved teacher if it matches the run's split, else a newly trained (and saved) one."""
-    split = _load_split(run)
     teacher = _load(run, device)
-    if teacher is not None and teacher.info["split_hash"] == split_hash(split):
+    if teacher is not None and teacher.info["split_hash"] == split_hash(run.load_split()):
         return teacher
-    return train_teacher(run, split, device, progress=progress)
+    return train_teacher(run, device, progress=progress)
 
 
-def train_teacher(run: RunDir, split: Split, device: torch.device, *, progress: bool = True) -> Teacher:
-    recipe = run.load_recipe()
-    pool = load_pool(recipe.data)
-    if pool.fingerprint() != split.fingerprint:
-        raise RunDirError(f"the data under {recipe.data.source} changed since {run.root} was trained "
-                          "(fingerprint mismatch); restore it to train the teacher on the GAN's training split")
+def train_teacher(run: RunDir, device: torch.device, *, progress: bool = True) -> Teacher:
+    pool, split = run.load_data()
     train, val = torch.tensor(split.train), torch.tensor(split.val)
     torch.manual_seed(SETTINGS.seed)
     model = create_classifier(ARCHITECTURE, ClassifierSpec(pool.channels, pool.num_classes, pool.image_size))
@@ -96,8 +89,3 @@ def _load(run: RunDir, device: torch.device) -> Teacher | None:
         return None  # unreadable: train a new one in its place
     return Teacher(model.to(device).eval(), info)
 
-
-def _load_split(run: RunDir) -> Split:
-    if not Path(run.split).is_file():
-        raise RunDirError(f"{run.root} has no split.json; it was never started, run ganaug fit first")
-    return Split.load(run.split)

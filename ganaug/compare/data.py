@@ -18,7 +18,6 @@ from ganaug.augment.synthset import SynthSet
 from ganaug.classify import TensorSet
 from ganaug.classify.train import LossFn
 from ganaug.compare.grid import CAS, Cell
-from ganaug.data import Split, load_pool
 from ganaug.errors import GanaugError
 from ganaug.fit.run_dir import RunDir
 from ganaug.wrap.loss import AugmentedLoss
@@ -55,11 +54,7 @@ class CompareData:
 
     @classmethod
     def load(cls, run: RunDir, synthetic: SynthSet | None) -> CompareData:
-        pool = load_pool(run.load_recipe().data)
-        split = Split.load(run.split)
-        if pool.fingerprint() != split.fingerprint:
-            raise GanaugError(f"the data of {run.root} changed since it was trained (fingerprint mismatch); "
-                              "restore it or train a new run")
+        pool, split = run.load_data()
         if synthetic is not None and synthetic.manifest["fingerprint"] != split.fingerprint:
             raise GanaugError(f"the synthetic set {synthetic.root} was made from other data than {run.root}; "
                               "use a set generated from this run")

@@ -18,6 +18,7 @@ from pathlib import Path
 import tomllib
 
 from ganaug.config import Recipe, validate
+from ganaug.data import ImagePool, Split, load_pool
 from ganaug.errors import RunDirError
 from ganaug.fit.checkpoint import list_checkpoints
 from ganaug.io import atomic_path, read_json, write_json, write_text
@@ -61,6 +62,20 @@ class RunDir:
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
             raise RunDirError(f"{self.config} is not valid TOML ({e}); is {str(self.root)!r} a ganaug run directory?") from None
         return validate(raw, source=str(self.config))
+
+    def load_split(self) -> Split:
+        if not self.split.is_file():
+            raise RunDirError(f"{self.root} has no split.json; it was never started, run ganaug fit first")
+        return Split.load(self.split)
+
+    def load_data(self) -> tuple[ImagePool, Split]:
+        """The data the run was trained on and its split, checked to be the same pixels and labels as then."""
+        data = self.load_recipe().data
+        pool, split = load_pool(data), self.load_split()
+        if pool.fingerprint() != split.fingerprint:
+            raise RunDirError(f"the data under {data.source} changed since {self.root} was trained "
+                              "(fingerprint mismatch); restore it or train a new run")
+        return pool, split
 
     def latest_checkpoint(self) -> Path | None:
         found = list_checkpoints(self.checkpoints)
