@@ -3,9 +3,12 @@
 # Runs one setting (or all, in order) into results/compare/<setting>/; GAN runs go under runs/experiments/.
 # A setting interrupted part-way continues where it stopped (compare skips finished cells; fit is skipped if done).
 #
-#   bash benchmarks/compare_experiments.sh [mnist5k-10 mnist5k-50 mnist5k-100 digits-full digits-20 mnist5k-50-resnet18]
+#   bash benchmarks/compare_experiments.sh [mnist5k-10 mnist5k-50 mnist5k-100 digits-full digits-20 mnist5k-50-resnet18
+#                                           mnist5k-50-filtered]
+# Then: python benchmarks/compare_report.py && python benchmarks/compare_diagnostics.py
 set -euo pipefail
 ALL="baseline,classic,extra,argmax,argmax-dynamic,uniform,conditional,soft,extra+classic,argmax+classic,argmax-dynamic+classic,uniform+classic,conditional+classic,soft+classic,cas"
+FILTERED="baseline,classic,conditional,soft,conditional+classic,soft+classic"
 RUNS=runs/experiments
 mkdir -p "$RUNS" results/compare
 
@@ -29,11 +32,17 @@ setting() {
                  ganaug compare "$RUNS/digits-20-cond" --out results/compare/digits-20 --strategies "$ALL" --ratios 0.5,1,2 --seeds 5 ;;
     mnist5k-50-resnet18) fit mnist5k-50 mnist5k
                  ganaug compare "$RUNS/mnist5k-50" --synthetic results/compare/mnist5k-50/synthetic --out results/compare/mnist5k-50-resnet18 \
-                   --strategies baseline,classic,uniform,conditional,soft,uniform+classic,conditional+classic --ratios 1 --seeds 5 --model resnet18 ;;
+                   --strategies baseline,classic,extra,argmax,uniform,conditional,soft --ratios 1 --seeds 3 --model resnet18 --epochs 15 ;;
+    mnist5k-50-filtered)  # label noise: keep only images the teacher gives >= 0.9 for their generated-for class
+                 fit mnist5k-50 mnist5k
+                 [ -d results/compare/mnist5k-50-filtered/synthetic ] || ganaug augment "$RUNS/mnist5k-50" \
+                   --out results/compare/mnist5k-50-filtered/synthetic --count 2000 --labels conditional --min-confidence 0.9
+                 ganaug compare "$RUNS/mnist5k-50" --synthetic results/compare/mnist5k-50-filtered/synthetic \
+                   --out results/compare/mnist5k-50-filtered --strategies "$FILTERED" --ratios 0.5 --seeds 5 ;;
     *) echo "unknown setting $1" >&2; exit 2 ;;
   esac
 }
 
-for name in "${@:-mnist5k-10 mnist5k-50 mnist5k-100 digits-full digits-20 mnist5k-50-resnet18}"; do
+for name in "${@:-mnist5k-10 mnist5k-50 mnist5k-100 digits-full digits-20 mnist5k-50-resnet18 mnist5k-50-filtered}"; do
   for one in $name; do setting "$one"; done
 done

@@ -134,6 +134,13 @@ class LogConfig(Section):
     grid_columns: int = Field(10, ge=1)
 
 
+class EvalConfig(Section):
+    every: int = Field(0, ge=0)
+    """Measure the EMA generator every this many steps and keep the best checkpoint by validation FID (0: off)."""
+    count: int = Field(1000, ge=20)
+    """Generated images per evaluation (the same noise every time, so evaluations are comparable)."""
+
+
 class Recipe(Section):
     description: str = ""
     data: DataConfig = DataConfig()
@@ -141,6 +148,7 @@ class Recipe(Section):
     loss: LossConfig = LossConfig()
     train: TrainConfig = TrainConfig()
     log: LogConfig = LogConfig()
+    eval: EvalConfig = EvalConfig()
 
     @property
     def d_norm(self) -> str:

@@ -156,7 +156,7 @@ def hash_files() -> Callable[[Path], dict[str, str]]:
 @pytest.fixture(scope="session", autouse=True)
 def quick_teacher() -> None:
     """A teacher trained for a few epochs: enough to label tiny test runs, quick enough for a test suite."""
-    from ganaug.augment import teacher
+    from ganaug import teacher
     from ganaug.classify import TrainSettings
 
     patch = pytest.MonkeyPatch()

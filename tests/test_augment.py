@@ -13,7 +13,7 @@ import torch
 
 from ganaug.augment import RunGenerator, SynthSet, augment, get_teacher
 from ganaug.augment import run as augment_run
-from ganaug.augment import teacher as teacher_module
+from ganaug import teacher as teacher_module
 from ganaug.augment.synthset import SynthSetWriter
 from ganaug.data import Split, load_pool
 from ganaug.errors import GanaugError
@@ -189,11 +189,24 @@ def test_killed_mid_write_leaves_no_set_and_a_rerun_completes(tmp_path, tiny_run
     (["--count", "5", "--labels", "conditional"], "--labels conditional needs a conditional GAN"),
     (["--count", "5", "--min-confidence", "1.5"], "--min-confidence must be in (0, 1]"),
     (["--count", "5", "--checkpoint", "3"], "checkpoint '3' is not in"),
+    (["--count", "5", "--checkpoint", "best"], "no best checkpoint"),
+    (["--count", "5", "--drop-worst", "1"], "--drop-worst is the fraction of images to leave out"),
 ])
 def test_bad_requests_fail_with_one_line(tmp_path, cli, cli_error, tiny_runs, args, message):
     result = cli(["augment", tiny_runs["unconditional"], "--out", tmp_path / "s", *args])
     assert message in cli_error(result)
     assert not (tmp_path / "s").exists()
+
+
+def test_drop_worst_leaves_out_the_least_realistic_fraction(tmp_path, run_copy):
+    run = run_copy("conditional")
+    result = augment(run, tmp_path / "s", count=400, drop_worst=0.4, progress=False)
+    manifest, table = result.synthetic.manifest, result.synthetic.table()
+    assert len(table) == 400
+    assert table["realism"].min() >= manifest["realism_threshold"]
+    assert 0.45 < 400 / manifest["generated"] < 0.75  # about 1 - 0.4 of the generated images are kept
+    unfiltered = augment(run, tmp_path / "u", count=400, progress=False).synthetic
+    assert "realism" not in unfiltered.table()
 
 
 def test_existing_output_is_never_overwritten(tmp_path, cli, cli_error, tiny_runs, hash_files):

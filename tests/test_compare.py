@@ -1,5 +1,6 @@
 """`ganaug compare`: a tiny grid end to end, paired seeding, restart-skip, the test split untouched by selection."""
 
+import json
 import math
 
 import pandas as pd
@@ -55,6 +56,9 @@ def test_tiny_grid_end_to_end_through_the_cli(tmp_path, cli, conditional_run, sy
     assert "| uniform | 0.5 | 2 |" in (out / "summary.md").read_text()
     assert (out / "accuracy.png").stat().st_size > 1000
     assert "| baseline |" in result.stdout
+    quality = json.loads((out / "synthetic_quality.json").read_text())  # the set's quality beside its accuracies
+    assert quality["generated"] == 1500 and quality["fid"] > 0 and 0 <= quality["precision"] <= 1
+    assert "label_agreement" in quality and "near-copies" in (out / "summary.md").read_text()
 
 
 def test_cells_of_one_seed_are_paired_and_reproducible(conditional_run, synthetic):

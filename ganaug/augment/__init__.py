@@ -5,7 +5,7 @@ from ganaug.augment.labellers import LABELLERS, Labeller, SampleInfo, create_lab
 from ganaug.augment.quotas import Quotas, plan_quotas
 from ganaug.augment.run import AugmentResult, augment
 from ganaug.augment.synthset import SynthSet
-from ganaug.augment.teacher import Teacher, get_teacher
+from ganaug.teacher import Teacher, get_teacher
 
 __all__ = ["LABELLERS", "AugmentResult", "Labeller", "Quotas", "RunGenerator", "SampleInfo", "SynthSet", "Teacher",
            "augment", "create_labeller", "get_teacher", "plan_quotas"]

@@ -49,7 +49,7 @@ class RunGenerator:
 
     @classmethod
     def load(cls, run_dir: str | Path, checkpoint: str | int | None = None, device: str = "auto") -> RunGenerator:
-        """checkpoint: a step number or a checkpoint folder; None takes the newest."""
+        """checkpoint: a step number, a checkpoint folder, or "best" (lowest validation FID); None takes the newest."""
         run = RunDir.open(Path(run_dir))
         recipe = run.load_recipe()
         data = run.read_info().get("data")
@@ -95,6 +95,11 @@ def _checkpoint_folder(run: RunDir, checkpoint: str | int | None) -> Path:
         raise RunDirError(f"{run.root} has no complete checkpoint yet; let ganaug fit run past log.checkpoint_every")
     if checkpoint is None:
         return found[-1]
+    if checkpoint == "best":
+        if run.best_step() is None:
+            raise RunDirError(f"{run.root} has no best checkpoint; fit with eval.every > 0 to keep one, "
+                              "or leave out --checkpoint for the newest")
+        return run.best
     if isinstance(checkpoint, int) or str(checkpoint).isdigit():
         folder = run.checkpoints / checkpoint_name(int(checkpoint))
     else:

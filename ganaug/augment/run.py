@@ -25,8 +25,9 @@ from ganaug import __version__
 from ganaug.augment.generator import RunGenerator
 from ganaug.augment.labellers import Labeller, SampleInfo, create_labeller, default_strategy
 from ganaug.augment.quotas import Quotas, plan_quotas
+from ganaug.augment.realism_filter import RealismFilter
 from ganaug.augment.synthset import FORMAT, MANIFEST, SynthSet, SynthSetWriter, teacher_columns
-from ganaug.augment.teacher import Teacher, get_teacher
+from ganaug.teacher import Teacher, get_teacher
 from ganaug.errors import GanaugError
 from ganaug.fit.pictures import save_image_grid
 from ganaug.io import atomic_dir
@@ -47,31 +48,33 @@ class AugmentResult:
 
 def augment(run_dir: str | Path, out: str | Path, *, count: int | None = None,
             per_class: int | Mapping[int | str, int] | None = None, balance: bool = False, labels: str | None = None,
-            min_confidence: float | None = None, formats: Sequence[str] = ("csv",), seed: int = 0,
-            checkpoint: str | int | None = None, device: str = "auto", shard_size: int = 10_000,
+            min_confidence: float | None = None, drop_worst: float | None = None, formats: Sequence[str] = ("csv",),
+            seed: int = 0, checkpoint: str | int | None = None, device: str = "auto", shard_size: int = 10_000,
             progress: bool = True) -> AugmentResult:
     """Write a synthetic set of `count` images, `per_class` per class, or enough to `balance` the classes."""
     started = time.perf_counter()
     out = Path(out)
-    _check_request(out, formats, min_confidence, shard_size, seed)
+    _check_request(out, formats, min_confidence, drop_worst, shard_size, seed)
     generator = RunGenerator.load(run_dir, checkpoint, device)
     labeller = create_labeller(labels or default_strategy(generator.conditional))
     labeller.check(conditional=generator.conditional, has_teacher=True, where=f"run {str(run_dir)!r}")
     quotas = plan_quotas(count=count, per_class=per_class, balance=balance, class_names=generator.class_names,
                          train_counts=_train_counts(generator) if balance else ())
     teacher = None
-    if labeller.needs_teacher or min_confidence is not None or (quotas.per_class is not None and not generator.conditional):
+    if (labeller.needs_teacher or min_confidence is not None or drop_worst is not None
+            or (quotas.per_class is not None and not generator.conditional)):
         teacher = get_teacher(generator.run, generator.device, progress=progress)
+    realism = RealismFilter(generator, teacher, drop_worst, seed) if drop_worst is not None else None
     table_format = "parquet" if "parquet" in formats else "csv"
     with atomic_dir(out) as tmp:
         writer = SynthSetWriter(tmp, shard_size, table_format)
-        sampler = _Sampler(generator, teacher, labeller, quotas, min_confidence, seed)
+        sampler = _Sampler(generator, teacher, labeller, quotas, min_confidence, realism, seed)
         folder = tmp / "folder" if "folder" in formats else None
         preview = _Preview()
         with tqdm(total=quotas.total, desc="augment", unit="img", disable=not progress) as bar:
-            for images, info, seeds in sampler:
+            for images, info, seeds, scores in sampler:
                 first = sampler.accepted - len(images)
-                writer.add(images, _rows(first, seeds, info, generator))
+                writer.add(images, _rows(first, seeds, info, scores, generator))
                 if folder is not None:
                     _export_pngs(folder, images, range(first, sampler.accepted), labeller, info, generator.class_names)
                 preview.add(images, labeller.assigned_class(info))
@@ -85,7 +88,8 @@ def augment(run_dir: str | Path, out: str | Path, *, count: int | None = None,
             "fingerprint": generator.fingerprint, "class_names": generator.class_names,
             "conditional": generator.conditional, "channels": generator.channels, "image_size": generator.image_size,
             "count": sampler.accepted, "labels": labeller.name, "teacher": teacher.info if teacher else None,
-            "min_confidence": min_confidence, "seed": seed, "generated": sampler.generated,
+            "min_confidence": min_confidence, "drop_worst": drop_worst,
+            "realism_threshold": realism.threshold if realism else None, "seed": seed, "generated": sampler.generated,
             "rejected": sampler.generated - sampler.accepted, "quotas": list(quotas.per_class or []) or quotas.total,
             "table": writer.table_file, "shards": shards,
         }
@@ -95,12 +99,12 @@ def augment(run_dir: str | Path, out: str | Path, *, count: int | None = None,
 
 
 class _Sampler:
-    """Yields accepted (images, info, seeds) batches until the quotas are met, or gives up with a clear error."""
+    """Yields accepted (images, info, seeds, realism scores or None) batches until the quotas are met, or gives up."""
 
     def __init__(self, generator: RunGenerator, teacher: Teacher | None, labeller: Labeller, quotas: Quotas,
-                 min_confidence: float | None, seed: int) -> None:
+                 min_confidence: float | None, realism: RealismFilter | None, seed: int) -> None:
         self.generator, self.teacher, self.labeller = generator, teacher, labeller
-        self.quotas, self.min_confidence, self.seed = quotas, min_confidence, seed
+        self.quotas, self.min_confidence, self.realism, self.seed = quotas, min_confidence, realism, seed
         self.remaining = list(quotas.per_class) if quotas.per_class else None
         # Unconditional per-class quotas keep what the teacher assigns to unfilled classes: draw full batches.
         self.by_teacher = self.remaining is not None and not generator.conditional
@@ -112,17 +116,19 @@ class _Sampler:
             if self.generated >= self.limit:
                 raise GanaugError(
                     f"only {self.accepted} of {self.quotas.total} images were accepted after generating "
-                    f"{self.generated}; lower --min-confidence or ask for fewer images of the rarest classes")
+                    f"{self.generated}; lower --min-confidence or --drop-worst, or ask for fewer images of the "
+                    "rarest classes")
             n = BATCH_SIZE if self.by_teacher else min(BATCH_SIZE, self.quotas.total - self.accepted)
             seeds = self.seed * 2**32 + torch.arange(self.generated, self.generated + n)
             classes = self._classes_to_make(n)
             images = self.generator.generate(seeds, classes)
             info = SampleInfo(n, classes, self.teacher.probabilities(images) if self.teacher else None)
+            scores = self.realism.scores(images) if self.realism else None
             self.generated += n
-            keep = self._accept(info, n)
+            keep = self._accept(info, scores, n)
             if keep.any():
                 self.accepted += int(keep.sum())
-                yield images[keep], info.take(keep), seeds[keep]
+                yield images[keep], info.take(keep), seeds[keep], None if scores is None else scores[keep]
 
     def _classes_to_make(self, n: int) -> Tensor | None:
         if not self.generator.conditional:
@@ -131,10 +137,12 @@ class _Sampler:
             return torch.arange(self.generated, self.generated + n) % self.generator.num_classes
         return torch.from_numpy(np.repeat(np.arange(len(self.remaining)), self.remaining)[:n])
 
-    def _accept(self, info: SampleInfo, n: int) -> Tensor:
+    def _accept(self, info: SampleInfo, scores: Tensor | None, n: int) -> Tensor:
         keep = torch.ones(n, dtype=torch.bool)
         if self.min_confidence is not None:
             keep &= self.labeller.confidence(info) >= self.min_confidence
+        if scores is not None:
+            keep &= self.realism.keep(scores)
         if self.remaining is None:
             keep &= keep.cumsum(0) <= self.quotas.total - self.accepted
             return keep
@@ -170,7 +178,7 @@ class _Preview:
         save_image_grid(torch.stack(cells), self.per_class, path)
 
 
-def _rows(first: int, seeds: Tensor, info: SampleInfo, generator: RunGenerator) -> pd.DataFrame:
+def _rows(first: int, seeds: Tensor, info: SampleInfo, realism: Tensor | None, generator: RunGenerator) -> pd.DataFrame:
     columns: dict[str, object] = {"index": np.arange(first, first + len(seeds)), "seed": seeds.numpy()}
     if info.generated_for is not None:
         columns["generated_for"] = info.generated_for.numpy()
@@ -179,6 +187,8 @@ def _rows(first: int, seeds: Tensor, info: SampleInfo, generator: RunGenerator) 
         columns["teacher_class"] = probs.argmax(1)
         columns["teacher_confidence"] = probs.max(1)
         columns.update(dict(zip(teacher_columns(probs.shape[1]), probs.T)))
+    if realism is not None:
+        columns["realism"] = realism.numpy()
     columns["checkpoint"] = generator.checkpoint
     return pd.DataFrame(columns)
 
@@ -201,8 +211,8 @@ def _train_counts(generator: RunGenerator) -> list[int]:
     return torch.bincount(pool.labels[train], minlength=pool.num_classes).tolist()
 
 
-def _check_request(out: Path, formats: Sequence[str], min_confidence: float | None, shard_size: int,
-                   seed: int) -> None:
+def _check_request(out: Path, formats: Sequence[str], min_confidence: float | None, drop_worst: float | None,
+                   shard_size: int, seed: int) -> None:
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise GanaugError(f"{str(out)!r} already exists; choose another --out or delete it first")
     unknown = [f for f in formats if f not in FORMATS]
@@ -215,6 +225,8 @@ def _check_request(out: Path, formats: Sequence[str], min_confidence: float | No
             raise GanaugError("--format parquet needs pyarrow: pip install 'ganaug[parquet]', or use csv") from None
     if min_confidence is not None and not 0 < min_confidence <= 1:
         raise GanaugError(f"--min-confidence must be in (0, 1], not {min_confidence}")
+    if drop_worst is not None and not 0 < drop_worst < 1:
+        raise GanaugError(f"--drop-worst is the fraction of images to leave out, in (0, 1), not {drop_worst}")
     if not 0 <= seed < 2**31:
         raise GanaugError(f"--seed must be from 0 to 2**31 - 1, not {seed}")
     if shard_size < 1:

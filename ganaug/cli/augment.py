@@ -19,21 +19,25 @@ STRATEGIES = ["extra", "argmax", "argmax-dynamic", "uniform", "conditional", "so
               "conditional runs, else uniform). argmax and soft train the run's teacher if it has none yet.")
 @click.option("--min-confidence", type=float, help="Keep only images the teacher gives at least this probability "
               "for their class.")
+@click.option("--drop-worst", type=float, help="Leave out this fraction of the least realistic images (realism "
+              "score in the teacher's feature space against the training split; the table records each score).")
 @click.option("--format", "formats", multiple=True, type=click.Choice(["csv", "parquet", "folder"]),
               help="Table as csv (default) or parquet; folder also writes a class-per-folder PNG tree. Repeatable.")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--checkpoint", help="Checkpoint step (default: the newest).")
+@click.option("--checkpoint", help="Checkpoint step, or best (lowest validation FID, when fit evaluated); "
+              "default: the newest.")
 @click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]))
 @click.option("--shard-size", type=click.IntRange(min=1), default=10_000, show_default=True,
               help="Images per shard file (memory use is about one shard).")
 def augment_command(run_dir: Path, out: Path, count: int | None, per_class: int | None, balance: bool,
-                    labels: str | None, min_confidence: float | None, formats: tuple[str, ...], seed: int,
+                    labels: str | None, min_confidence: float | None, drop_worst: float | None,
+                    formats: tuple[str, ...], seed: int,
                     checkpoint: str | None, device: str, shard_size: int) -> None:
     """Generate labelled synthetic images from the run in RUN_DIR."""
     from ganaug.augment import augment
 
     result = augment(run_dir, out, count=count, per_class=per_class, balance=balance, labels=labels,
-                     min_confidence=min_confidence, formats=formats or ("csv",), seed=seed, checkpoint=checkpoint,
+                     min_confidence=min_confidence, drop_worst=drop_worst, formats=formats or ("csv",), seed=seed, checkpoint=checkpoint,
                      device=device, shard_size=shard_size)
     synthetic, m = result.synthetic, result.synthetic.manifest
     if result.teacher:

@@ -31,8 +31,10 @@ def main() -> None:
 
 from ganaug.cli.augment import augment_command  # noqa: E402
 from ganaug.cli.compare import compare_command  # noqa: E402
+from ganaug.cli.evaluate import evaluate_command  # noqa: E402
 from ganaug.cli.fit import fit_command  # noqa: E402
 
 main.add_command(fit_command)
 main.add_command(augment_command)
+main.add_command(evaluate_command)
 main.add_command(compare_command)

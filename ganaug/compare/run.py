@@ -6,6 +6,7 @@ RESULTS_DIR/
   runs.csv         one row per (strategy, ratio, seed) cell, written after every cell
   summary.csv/.md  mean ± std, 95% interval, paired differences to baseline and classic with p-values
   accuracy.png     accuracy against ratio per strategy
+  synthetic_quality.json  FID, precision/recall, memorisation, label agreement of the synthetic set used
 
 A restarted comparison skips the cells already in runs.csv.
 """
@@ -37,6 +38,8 @@ from ganaug.fit.run_dir import RunDir
 from ganaug.io import atomic_path, read_json, write_json
 
 SETTINGS_FILE = "compare.json"
+QUALITY_FILE = "synthetic_quality.json"
+QUALITY_IMAGES = 5000
 OVERSAMPLE = 2
 """The generated set holds this many times the largest ratio's need, so seeds draw different images."""
 
@@ -61,6 +64,7 @@ def compare(run_dir: str | Path, out: str | Path, *, synthetic: str | Path | Non
         if any(c.uses_gan for c in cells) else None
     data = CompareData.load(run, synth)
     data.check(cells)
+    quality = _synthetic_quality(run, data, out, torch_device, progress) if synth is not None else None
     write_json(out / SETTINGS_FILE, {"settings": fixed, "strategies": strategies, "ratios": ratios, "seeds": seeds,
                                      "command": sys.argv, "environment": _environment(torch_device)})
 
@@ -81,7 +85,7 @@ def compare(run_dir: str | Path, out: str | Path, *, synthetic: str | Path | Non
     summary.insert(6, "val_accuracy", summarise(runs, "val_accuracy")["mean"])  # for choosing a strategy honestly
     title = (f"{run.root.name}: {classifier.model}, {len(data.train.labels)} real training images, "
              f"{data.num_classes} classes")
-    write_summary(summary, out, title)
+    write_summary(summary, out, title, quality)
     plot_accuracy(summary, out / "accuracy.png", title)
     return CompareResult(out, runs, summary)
 
@@ -109,6 +113,19 @@ def _synthetic_set(run: RunDir, out: Path, given: str | Path | None, max_ratio: 
     count = math.ceil(max_ratio * train) * OVERSAMPLE
     # soft labels train the teacher, so the set carries teacher probabilities for argmax, soft and CAS.
     return augment(run.root, target, count=count, labels="soft", progress=progress).synthetic
+
+
+def _synthetic_quality(run: RunDir, data: CompareData, out: Path, device: torch.device, progress: bool) -> dict:
+    """Measured once per comparison, so readers can see whether quality and downstream gain move together."""
+    from ganaug.evaluate.measure import Reference, measure
+
+    path = out / QUALITY_FILE
+    if path.is_file():
+        return read_json(path)
+    images, info = data.synthetic_images[:QUALITY_IMAGES], data.synthetic_info.take(slice(0, QUALITY_IMAGES))
+    metrics, _ = measure(Reference.for_run(run, device, progress=progress), images, info.generated_for)
+    write_json(path, {"synthetic": str(data.synthetic.root), **metrics})
+    return read_json(path)
 
 
 def _read_runs(out: Path) -> list[dict]:

@@ -25,6 +25,7 @@ from ganaug.io import atomic_dir
 
 FORMAT = 1
 EMA_FILE = "ema_generator.safetensors"
+BEST_INFO = "best.json"
 
 
 def checkpoint_name(step: int) -> str:
@@ -56,6 +57,14 @@ def save_checkpoint(folder: Path, step: int, parts: GanParts, batches: InMemoryB
         _save(training, tmp / "training_state.safetensors")
         (tmp / "state.json").write_text(json.dumps(state, indent=1))
     return target
+
+
+def save_best(folder: Path, step: int, parts: GanParts, metrics: dict) -> None:
+    """The generator worth sampling from: EMA weights (and D, for scoring samples) plus the metrics that chose it."""
+    with atomic_dir(folder) as tmp:
+        _save(parts.ema.module.state_dict(), tmp / EMA_FILE)
+        _save(parts.discriminator.state_dict(), tmp / "discriminator.safetensors")
+        (tmp / BEST_INFO).write_text(json.dumps({"step": step, **metrics}, indent=1))
 
 
 def load_checkpoint(path: Path, parts: GanParts, batches: InMemoryBatches) -> int:

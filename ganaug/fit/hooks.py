@@ -82,25 +82,35 @@ class LossCurve(Hook):
         save_loss_curve(self.run.read_metrics(), self.run.loss_curve)
 
 
-class Checkpointer(Hook):
+class Periodic(Hook):
+    """Acts every `every` steps and at the end, never twice for one step (a resumed run starts as done)."""
+
+    every: int
+
+    def on_start(self, trainer: Trainer) -> None:
+        self.acted_step = trainer.start_step
+
+    def on_step(self, trainer: Trainer) -> None:
+        if trainer.step % self.every == 0:
+            self.act(trainer)
+            self.acted_step = trainer.step
+
+    def on_end(self, trainer: Trainer) -> None:
+        if self.acted_step != trainer.step:
+            self.act(trainer)
+            self.acted_step = trainer.step
+
+    def act(self, trainer: Trainer) -> None:
+        raise NotImplementedError
+
+
+class Checkpointer(Periodic):
     """Saves every `every` steps and at the end; only after the metrics so far proved finite."""
 
     def __init__(self, run: RunDir, parts: GanParts, batches: InMemoryBatches, every: int, keep: int) -> None:
         self.run, self.parts, self.batches, self.every, self.keep = run, parts, batches, every, keep
-        self.saved_step = -1
 
-    def on_start(self, trainer: Trainer) -> None:
-        self.saved_step = trainer.start_step
-
-    def on_step(self, trainer: Trainer) -> None:
-        if trainer.step % self.every == 0:
-            self._save(trainer)
-
-    def on_end(self, trainer: Trainer) -> None:
-        if self.saved_step != trainer.step:
-            self._save(trainer)
-
-    def _save(self, trainer: Trainer) -> None:
+    def act(self, trainer: Trainer) -> None:
         trainer.flush()  # raises on NaN/inf before anything is written
         bad = [n for n, p in self.parts.generator.named_parameters() if not p.isfinite().all()]
         bad += [n for n, p in self.parts.discriminator.named_parameters() if not p.isfinite().all()]
@@ -108,4 +118,3 @@ class Checkpointer(Hook):
             raise TrainingDiverged(f"training diverged: weight {bad[0]} is not finite at step {trainer.step}")
         save_checkpoint(self.run.checkpoints, trainer.step, self.parts, self.batches)
         prune_checkpoints(self.run.checkpoints, self.keep)
-        self.saved_step = trainer.step

@@ -10,6 +10,7 @@ from torch import Tensor, nn
 from torchvision.utils import make_grid, save_image
 
 from ganaug.io import atomic_path
+from ganaug.plots import png_figure
 
 
 @torch.no_grad()
@@ -29,28 +30,19 @@ def save_image_grid(images: Tensor, columns: int, path: Path) -> None:
 
 
 def save_loss_curve(rows: list[dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     if not rows:
         return
     steps = [r["step"] for r in rows]
-    fig, (losses, scores) = plt.subplots(1, 2, figsize=(10, 3.5))
-    for key in ("loss_d", "loss_g"):
-        losses.plot(steps, [r[key] for r in rows], label=key, linewidth=0.8)
-    for key in ("d_real", "d_fake"):
-        scores.plot(steps, [r[key] for r in rows], label=key, linewidth=0.8)
-    losses.set(xlabel="step", title="losses")
-    scores.set(xlabel="step", title="mean discriminator score")
-    for ax in (losses, scores):
-        ax.legend()
-        ax.grid(alpha=0.3)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
+    with png_figure(path, 1, 2, figsize=(10, 3.5)) as (fig, (losses, scores)):
+        for key in ("loss_d", "loss_g"):
+            losses.plot(steps, [r[key] for r in rows], label=key, linewidth=0.8)
+        for key in ("d_real", "d_fake"):
+            scores.plot(steps, [r[key] for r in rows], label=key, linewidth=0.8)
+        losses.set(xlabel="step", title="losses")
+        scores.set(xlabel="step", title="mean discriminator score")
+        for ax in (losses, scores):
+            ax.legend()
+            ax.grid(alpha=0.3)
 
 
 def fixed_noise(num_classes: int, columns: int, z_dim: int, seed: int) -> tuple[Tensor, Tensor | None]:
@@ -60,3 +52,20 @@ def fixed_noise(num_classes: int, columns: int, z_dim: int, seed: int) -> tuple[
     noise = torch.randn(rows * columns, z_dim, generator=generator)
     labels = torch.arange(rows).repeat_interleave(columns) if num_classes else None
     return noise, labels
+
+
+def save_evaluation_curves(rows: list[dict], path: Path) -> None:
+    """FID and the k-NN scores over training, from evaluations.jsonl."""
+    if not rows:
+        return
+    steps = [r["step"] for r in rows]
+    with png_figure(path, 1, 2, figsize=(10, 3.5)) as (fig, (fid, knn)):
+        fid.plot(steps, [r["fid"] for r in rows], marker="o")
+        fid.set(xlabel="step", title="validation FID (lower is better)")
+        for key in ("precision", "recall", "coverage", "label_agreement", "near_copies"):
+            if key in rows[0]:
+                knn.plot(steps, [r[key] for r in rows], marker=".", label=key)
+        knn.set(xlabel="step", ylim=(0, 1.05), title="k-NN scores and agreement")
+        knn.legend(fontsize=8)
+        for ax in (fid, knn):
+            ax.grid(alpha=0.3)

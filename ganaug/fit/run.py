@@ -16,6 +16,7 @@ from ganaug.data import InMemoryBatches, ImagePool, Split, load_pool, make_split
 from ganaug.errors import RunDirError, TrainingDiverged
 from ganaug.fit.device import autocast_dtype, resolve_device
 from ganaug.fit.checkpoint import load_checkpoint
+from ganaug.fit.evaluation import Evaluator
 from ganaug.fit.hooks import Checkpointer, LossCurve, MetricsLog, ProgressBar, SampleGrids
 from ganaug.fit.pictures import fixed_noise
 from ganaug.fit.run_dir import RunDir
@@ -58,7 +59,7 @@ def fit(recipe: Recipe, out: Path, *, device: str = "auto", resume: bool = False
     checkpoint = run.latest_checkpoint() if resume else None
     if checkpoint is not None:
         start = load_checkpoint(checkpoint, parts, batches)
-    run.truncate_metrics(start)
+    run.truncate_logs(start)
 
     step = GanStep(parts, create_loss(recipe.loss.name, recipe.loss.gp_weight, recipe.loss.clip), batches,
                    DiffAugment(recipe.train.diffaugment_policies), recipe.train.d_steps, recipe.model.ac_weight,
@@ -73,6 +74,10 @@ def fit(recipe: Recipe, out: Path, *, device: str = "auto", resume: bool = False
         LossCurve(run, log.checkpoint_every),
         Checkpointer(run, parts, batches, log.checkpoint_every, log.keep_checkpoints),
     ]
+    if recipe.eval.every:  # first, so the teacher it may train shows its progress before the fit bar starts
+        hooks.insert(0, Evaluator(run, parts, recipe.eval.every, recipe.eval.count,
+                                  pool.num_classes if recipe.model.conditional else 0, recipe.model.z_dim,
+                                  recipe.train.seed, progress))
     trainer = Trainer(step, recipe.train.steps, hooks, log.every, start, recipe.train.batch_size)
     try:
         trainer.fit()

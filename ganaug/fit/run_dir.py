@@ -6,12 +6,16 @@
     metrics.jsonl     one JSON row per step
     loss_curve.png    losses over steps
     samples/          sample grids from the EMA generator (latest.png and per step)
-    checkpoints/      step_XXXXXXX/ folders (safetensors + JSON)
+    checkpoints/      step_XXXXXXX/ folders (safetensors + JSON); best/ (lowest validation FID) when evaluating
+    evaluations.jsonl metrics measured during fit every eval.every steps; evaluation.png plots them
+    teacher/          the classifier that labels, filters and measures (trained on the training split only)
+    evaluation/       `ganaug evaluate` reports, one folder per checkpoint
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +24,7 @@ import tomllib
 from ganaug.config import Recipe, validate
 from ganaug.data import ImagePool, Split, load_pool
 from ganaug.errors import RunDirError
-from ganaug.fit.checkpoint import list_checkpoints
+from ganaug.fit.checkpoint import BEST_INFO, list_checkpoints
 from ganaug.io import atomic_path, read_json, write_json, write_text
 
 
@@ -35,6 +39,10 @@ class RunDir:
     loss_curve = property(lambda self: self.root / "loss_curve.png")
     samples = property(lambda self: self.root / "samples")
     checkpoints = property(lambda self: self.root / "checkpoints")
+    evaluations = property(lambda self: self.root / "evaluations.jsonl")
+    """Metrics measured during fit (every eval.every steps)."""
+    best = property(lambda self: self.root / "checkpoints" / "best")
+    """The EMA generator with the lowest validation FID so far (never pruned)."""
 
     @staticmethod
     def check_new(root: Path) -> None:
@@ -88,19 +96,35 @@ class RunDir:
         write_json(self.info, info)
 
     def read_metrics(self) -> list[dict]:
-        """Rows of the metrics log; a torn last line (a kill mid-write) is skipped."""
-        if not self.metrics.is_file():
-            return []
-        rows = []
-        for line in self.metrics.read_text(encoding="utf-8").splitlines():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-        return rows
+        return _read_rows(self.metrics)
 
-    def truncate_metrics(self, step: int) -> None:
-        """Drop rows after `step`, so a resumed run neither repeats nor loses a step."""
-        rows = [row for row in self.read_metrics() if row["step"] <= step]
-        with atomic_path(self.metrics) as tmp:
-            tmp.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    def read_evaluations(self) -> list[dict]:
+        return _read_rows(self.evaluations)
+
+    def best_step(self) -> int | None:
+        """The step of the best checkpoint by validation FID, if the run evaluates."""
+        return read_json(self.best / BEST_INFO)["step"] if (self.best / BEST_INFO).is_file() else None
+
+    def truncate_logs(self, step: int) -> None:
+        """Drop log rows (and a best checkpoint) after `step`, so a resumed run neither repeats nor loses a step."""
+        for log in (self.metrics, self.evaluations):
+            if log.is_file() or log == self.metrics:
+                rows = [row for row in _read_rows(log) if row["step"] <= step]
+                with atomic_path(log) as tmp:
+                    tmp.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+        best = self.best_step()
+        if best is not None and best > step:
+            shutil.rmtree(self.best)
+
+
+def _read_rows(path: Path) -> list[dict]:
+    """Rows of a JSON-lines log; a torn last line (a kill mid-write) is skipped."""
+    if not path.is_file():
+        return []
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return rows

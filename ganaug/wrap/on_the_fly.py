@@ -19,7 +19,7 @@ from torch import Tensor
 from ganaug.augment.generator import RunGenerator
 from ganaug.augment.labellers import SampleInfo, create_labeller, default_strategy
 from ganaug.augment.quotas import Quotas
-from ganaug.augment.teacher import get_teacher
+from ganaug.teacher import get_teacher
 from ganaug.errors import GanaugError
 from ganaug.wrap.synthetic import SyntheticSource
 

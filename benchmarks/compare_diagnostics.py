@@ -1,0 +1,105 @@
+"""Why do (or don't) GAN images help? Label noise, memorisation and diversity of each compared synthetic set.
+
+For every setting under results/compare/ that has a synthetic set, measured against the run's own splits:
+- label noise: how often the teacher agrees with the class an image was generated for (overall, worst class);
+- memorisation (pixel space): each synthetic image's distance to its nearest training image relative to
+  the typical training-neighbour distance, the share of near-copies, and the same for held-out
+  validation images as the reference; closest pairs saved as closest_pairs.png in the setting's folder;
+- diversity: mean per-pixel standard deviation within a class, synthetic (by generated-for class) vs real.
+
+Writes results/compare/diagnostics.md and <setting>/diagnostics.json.
+
+    python benchmarks/compare_diagnostics.py [--root results/compare] [--count 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ganaug.augment.synthset import SynthSet
+from ganaug.fit.pictures import save_image_grid
+from ganaug.fit.run_dir import RunDir
+from ganaug.io import atomic_path, read_json
+from ganaug.metrics import measure_memorisation
+
+
+def within_class_std(images: torch.Tensor, labels: np.ndarray) -> float:
+    """Mean over classes of the per-pixel standard deviation: how varied the images of one class are."""
+    x = images.float() / 255
+    return float(np.mean([x[torch.from_numpy(labels == c)].std(0).mean().item() for c in np.unique(labels)]))
+
+
+def diagnose(folder: Path, count: int) -> dict:
+    run = RunDir.open(Path(read_json(folder / "compare.json")["settings"]["run"]))
+    pool, split = run.load_data()
+    synth = SynthSet(folder / "synthetic")
+    table = synth.table()
+    keep = np.random.default_rng(0).permutation(len(table))[:count]
+    generated = synth.all_images()[torch.from_numpy(np.sort(keep))]
+    table = table.iloc[np.sort(keep)]
+    train = pool.images[torch.tensor(split.train)]
+    val = pool.images[torch.tensor(split.val)]
+    memo = measure_memorisation(generated, train, val)
+
+    out: dict = {"setting": folder.name, "synthetic_measured": len(generated), "train_images": len(train)}
+    if "generated_for" in table and table["generated_for"].ge(0).all():
+        agree = table["teacher_class"] == table["generated_for"]
+        per_class = agree.groupby(table["generated_for"]).mean()
+        out.update(teacher_agreement=float(agree.mean()), worst_class=int(per_class.idxmin()),
+                   worst_class_agreement=float(per_class.min()))
+        synth_labels = table["generated_for"].to_numpy()
+    else:
+        synth_labels = table["teacher_class"].to_numpy()
+    out["teacher_confidence_mean"] = float(table["teacher_confidence"].mean())
+    out["teacher_val_accuracy"] = read_json(run.root / "teacher" / "teacher.json").get("val_accuracy")
+    out.update(memo.summary())
+    out["within_class_std_real"] = within_class_std(train, pool.labels[torch.tensor(split.train)].numpy())
+    out["within_class_std_synthetic"] = within_class_std(generated, synth_labels)
+
+    closest = np.argsort(memo.generated_ratio)[:16]  # each synthetic image above the training image it is nearest to
+    pairs = torch.stack([generated[torch.from_numpy(closest)], train[torch.from_numpy(memo.nearest_train[closest])]])
+    save_image_grid(pairs.flatten(0, 1), 16, folder / "closest_pairs.png")
+    with atomic_path(folder / "diagnostics.json") as tmp:
+        tmp.write_text(json.dumps(out, indent=1))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--root", default="results/compare")
+    parser.add_argument("--count", type=int, default=2000, help="synthetic images measured per setting")
+    args = parser.parse_args()
+    root = Path(args.root)
+    rows = [diagnose(f.parent.parent, args.count) for f in sorted(root.glob("*/synthetic/manifest.json"))
+            if (f.parent / "shards").exists() and (f.parent.parent / "compare.json").exists()]
+
+    def f(x, pct=False):
+        return "-" if x is None else (f"{x * 100:.1f}" if pct else f"{x:.2f}")
+
+    lines = ["# Synthetic sets used by `ganaug compare`: label noise, memorisation, diversity\n",
+             "Made by `python benchmarks/compare_diagnostics.py`. Distances are in pixel space, relative to the "
+             "median distance between a training image and its nearest other training image (ratio 1 = as far "
+             "as typical neighbouring training images). A near-copy has ratio < 0.5. Held-out = the validation "
+             "split, the reference for images that are certainly not copies.\n",
+             "| setting | teacher val acc | teacher agrees with generated-for (%) | worst class (%) "
+             "| median ratio synthetic / held-out | near-copies synthetic / held-out (%) "
+             "| within-class pixel std synthetic / real |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for r in rows:
+        worst = f"{r['worst_class']}: {f(r['worst_class_agreement'], True)}" if "worst_class" in r else "-"
+        lines.append(f"| {r['setting']} | {f(r['teacher_val_accuracy'], True)} | {f(r.get('teacher_agreement'), True)} "
+                     f"| {worst} | {f(r['generated_median_ratio'])} / {f(r['heldout_median_ratio'])} "
+                     f"| {f(r['generated_near_copy_fraction'], True)} / {f(r['heldout_near_copy_fraction'], True)} "
+                     f"| {f(r['within_class_std_synthetic'])} / {f(r['within_class_std_real'])} |")
+    with atomic_path(root / "diagnostics.md") as tmp:
+        tmp.write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

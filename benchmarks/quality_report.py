@@ -1,0 +1,79 @@
+"""Plot and tabulate the evaluations fit logged for the runs of benchmarks/quality_over_training.sh.
+
+Writes results/quality/quality_over_training.png (one row per data set: FID, precision/recall/coverage,
+near-copies and label agreement against steps, with and without DiffAugment) and results/quality/summary.md
+(the final and the best evaluation of each run, and its sanity references).
+
+    python benchmarks/quality_report.py [--runs runs/quality] [--out results/quality]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+
+from ganaug.fit.run_dir import RunDir
+from ganaug.io import write_text
+from ganaug.plots import png_figure
+
+KNN = ("precision", "recall", "coverage")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", default="runs/quality")
+    parser.add_argument("--out", default="results/quality")
+    args = parser.parse_args()
+    runs = {p.name: RunDir(p) for p in sorted(Path(args.runs).iterdir()) if (p / "evaluations.jsonl").is_file()}
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    plot({name: run.read_evaluations() for name, run in runs.items()}, out / "quality_over_training.png")
+    lines = ["# Generator quality over training, with and without DiffAugment\n",
+             "Made by `bash benchmarks/quality_over_training.sh` (recipes mnist5k and digits, `eval.every` set, "
+             "everything else default) on the 2-core CPU machine. Every evaluation: 1,000 images from fixed noise "
+             "against the validation split, in the run's teacher's feature space. Near-copies: share of generated "
+             "images closer to a training image than half the typical training-neighbour distance.\n",
+             "| run | steps | final FID | best FID (step) | precision | recall | coverage | near-copies | label agreement |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for name, run in runs.items():
+        rows = run.read_evaluations()
+        last, best = rows[-1], min(rows, key=lambda r: r["fid"])
+        agreement = f"{last['label_agreement']:.1%}" if "label_agreement" in last else "-"
+        lines.append(f"| {name} | {last['step']} | {last['fid']:.2f} | {best['fid']:.2f} ({best['step']}) "
+                     f"| {last['precision']:.3f} | {last['recall']:.3f} | {last['coverage']:.3f} "
+                     f"| {last['near_copies']:.1%} | {agreement} |")
+        samples = run.samples / "latest.png"
+        if samples.is_file():
+            shutil.copyfile(samples, out / f"samples_{name}.png")
+    write_text(out / "summary.md", "\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+def plot(evaluations: dict[str, list[dict]], path: Path) -> None:
+    datasets = sorted({name.split("-")[0] for name in evaluations})
+    with png_figure(path, len(datasets), 3, figsize=(14, 3.6 * len(datasets)), squeeze=False) as (fig, axes):
+        for row, dataset in zip(axes, datasets):
+            for name, rows in evaluations.items():
+                if not name.startswith(dataset + "-"):
+                    continue
+                style = "-" if name.endswith("diffaugment") else "--"
+                label = name.split("-", 1)[1]
+                steps = [r["step"] for r in rows]
+                row[0].plot(steps, [r["fid"] for r in rows], style, marker="o", label=label)
+                for i, key in enumerate(KNN):
+                    row[1].plot(steps, [r[key] for r in rows], style, color=f"C{i}", label=f"{key}, {label}")
+                row[2].plot(steps, [r["near_copies"] for r in rows], style, color="C3", label=f"near-copies, {label}")
+                if "label_agreement" in rows[0]:
+                    row[2].plot(steps, [r["label_agreement"] for r in rows], style, color="C4",
+                                label=f"label agreement, {label}")
+            row[0].set(title=f"{dataset}: validation FID", xlabel="step")
+            row[1].set(title=f"{dataset}: precision / recall / coverage", xlabel="step", ylim=(0, 1.05))
+            row[2].set(title=f"{dataset}: near-copies, label agreement", xlabel="step", ylim=(0, 1.05))
+            for ax in row:
+                ax.grid(alpha=0.3)
+                ax.legend(fontsize=7)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""Measuring generated images against a run's real data: shared by `ganaug evaluate` and fit's evaluation hook.
+
+The real side (validation features, training images, the teacher) is computed
+once in a `Reference`; `measure` then scores any batch of generated images.
+The real reference is the validation split (model selection data), never the
+test split. Features come from the run's teacher (trained on the training split
+only) unless the user supplies a feature module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from ganaug.fit.run_dir import RunDir
+from ganaug.metrics import (Memorisation, TeacherFeatures, distribution_scores, embed, frechet_distance,
+                            label_agreement, measure_memorisation, user_features)
+from ganaug.metrics.features import TEACHER
+from ganaug.teacher import Teacher, get_teacher
+
+MIN_PER_CLASS_FID = 10
+
+
+@dataclass
+class Reference:
+    train: Tensor
+    """uint8 training images: what a generated image must not copy."""
+    val: Tensor
+    val_labels: Tensor
+    val_features: Tensor
+    extractor: nn.Module
+    teacher: Teacher
+    features: str
+
+    @classmethod
+    def for_run(cls, run: RunDir, device: torch.device, *, features: str = TEACHER,
+                progress: bool = True) -> Reference:
+        extractor = None if features == TEACHER else user_features(features).to(device)  # fail before training
+        pool, split = run.load_data()
+        teacher = get_teacher(run, device, progress=progress)
+        extractor = extractor or TeacherFeatures(teacher.model)
+        val = pool.images[torch.tensor(split.val)]
+        return cls(pool.images[torch.tensor(split.train)], val, pool.labels[torch.tensor(split.val)],
+                   embed(extractor, val), extractor, teacher, features)
+
+    def sanity(self, seed: int = 0) -> dict:
+        """Reference FIDs at this sample size: real vs real (the floor) and pixel-shuffled real (clearly bad)."""
+        order = torch.randperm(len(self.val), generator=torch.Generator().manual_seed(seed))
+        half = len(self.val) // 2
+        flat = self.val.flatten(1)
+        rng = torch.Generator().manual_seed(seed)
+        shuffled = torch.stack([row[torch.randperm(len(row), generator=rng)] for row in flat]).reshape(self.val.shape)
+        return {"fid_validation_halves": frechet_distance(self.val_features[order[:half]],
+                                                          self.val_features[order[half:]]),
+                "fid_shuffled_pixels": frechet_distance(self.val_features, embed(self.extractor, shuffled))}
+
+
+def measure(reference: Reference, images: Tensor, labels: Tensor | None, *,
+            seed: int = 0) -> tuple[dict, Memorisation]:
+    """All metrics of uint8 generated images (labels: the classes asked for, on conditional runs)."""
+    generated = embed(reference.extractor, images)
+    metrics: dict = {"generated": len(images), "features": reference.features,
+                     "real_reference": f"validation split ({len(reference.val)} images)",
+                     **distribution_scores(reference.val_features, generated, seed=seed)}
+    memorisation = measure_memorisation(images, reference.train, reference.val)
+    metrics["memorisation"] = memorisation.summary()
+    if labels is not None:
+        num_classes = reference.teacher.num_classes
+        teacher_class = reference.teacher.probabilities(images).argmax(1)
+        metrics["label_agreement"] = label_agreement(labels, teacher_class, num_classes)
+        metrics["per_class_fid"] = [
+            frechet_distance(real, fake) if min(len(real), len(fake)) >= MIN_PER_CLASS_FID else None
+            for real, fake in ((reference.val_features[reference.val_labels == c], generated[labels == c])
+                               for c in range(num_classes))]
+    return metrics, memorisation
