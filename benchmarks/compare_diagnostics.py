@@ -34,10 +34,16 @@ def within_class_std(images: torch.Tensor, labels: np.ndarray) -> float:
     return float(np.mean([x[torch.from_numpy(labels == c)].std(0).mean().item() for c in np.unique(labels)]))
 
 
+def synthetic_of(folder: Path) -> Path:
+    """The set a comparison used: the one it was given, else the one it generated into its folder."""
+    given = read_json(folder / "compare.json")["settings"]["synthetic"]
+    return Path(given) if given else folder / "synthetic"
+
+
 def diagnose(folder: Path, count: int) -> dict:
     run = RunDir.open(Path(read_json(folder / "compare.json")["settings"]["run"]))
     pool, split = run.load_data()
-    synth = SynthSet(folder / "synthetic")
+    synth = SynthSet(synthetic_of(folder))
     table = synth.table()
     keep = np.random.default_rng(0).permutation(len(table))[:count]
     generated = synth.all_images()[torch.from_numpy(np.sort(keep))]
@@ -75,8 +81,8 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=2000, help="synthetic images measured per setting")
     args = parser.parse_args()
     root = Path(args.root)
-    rows = [diagnose(f.parent.parent, args.count) for f in sorted(root.glob("*/synthetic/manifest.json"))
-            if (f.parent / "shards").exists() and (f.parent.parent / "compare.json").exists()]
+    rows = [diagnose(f.parent, args.count) for f in sorted(root.glob("*/compare.json"))
+            if (synthetic_of(f.parent) / "shards").exists()]
 
     def f(x, pct=False):
         return "-" if x is None else (f"{x * 100:.1f}" if pct else f"{x:.2f}")

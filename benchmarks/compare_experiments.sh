@@ -35,9 +35,9 @@ setting() {
                    --strategies baseline,classic,extra,argmax,uniform,conditional,soft --ratios 1 --seeds 3 --model resnet18 --epochs 15 ;;
     mnist5k-50-filtered)  # label noise: keep only images the teacher gives >= 0.9 for their generated-for class
                  fit mnist5k-50 mnist5k
-                 [ -d results/compare/mnist5k-50-filtered/synthetic ] || ganaug augment "$RUNS/mnist5k-50" \
-                   --out results/compare/mnist5k-50-filtered/synthetic --count 2000 --labels conditional --min-confidence 0.9
-                 ganaug compare "$RUNS/mnist5k-50" --synthetic results/compare/mnist5k-50-filtered/synthetic \
+                 [ -d results/compare/sets/mnist5k-50-confident ] || ganaug augment "$RUNS/mnist5k-50" \
+                   --out results/compare/sets/mnist5k-50-confident --count 2000 --labels conditional --min-confidence 0.9
+                 ganaug compare "$RUNS/mnist5k-50" --synthetic results/compare/sets/mnist5k-50-confident \
                    --out results/compare/mnist5k-50-filtered --strategies "$FILTERED" --ratios 0.5 --seeds 5 ;;
     *) echo "unknown setting $1" >&2; exit 2 ;;
   esac

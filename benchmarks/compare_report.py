@@ -11,6 +11,7 @@ flatter the test figure.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 from pathlib import Path
 
@@ -59,6 +60,17 @@ def main() -> None:
             f"| {diff(best, 'baseline') if best is not None else '-'} "
             f"| {bc['strategy'] + ' x' + format(bc['ratio'], 'g') + ': ' + pct(bc['mean']) if bc is not None else '-'} "
             f"| {diff(bc, 'classic') if bc is not None else '-'} | {cas} |")
+    lines += ["", "Quality of the synthetic set each setting used (`synthetic_quality.json`, as `ganaug evaluate` "
+              "measures it: teacher features, against the validation split):\n",
+              "| setting | images | FID | precision | recall | coverage | near-copies (held-out real) | label agreement |",
+              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for folder in sorted(p.parent for p in root.glob("*/synthetic_quality.json")):
+        q = json.loads((folder / "synthetic_quality.json").read_text())
+        mem = q["memorisation"]
+        agreement = f"{q['label_agreement']['overall'] * 100:.1f}%" if "label_agreement" in q else "-"
+        lines.append(f"| {folder.name} | {q['generated']} | {q['fid']:.2f} | {q['precision']:.3f} | {q['recall']:.3f} "
+                     f"| {q['coverage']:.3f} | {mem['generated_near_copy_fraction'] * 100:.1f}% "
+                     f"({mem['heldout_near_copy_fraction'] * 100:.1f}%) | {agreement} |")
     (root / "overview.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
 

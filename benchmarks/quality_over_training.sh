@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Issue 5 figures: FID/KID, precision/recall, memorisation and label agreement over training, with and without
-# DiffAugment, on mnist5k (50 per class) and digits. GAN runs go to runs/quality/; the report and plot to
-# results/quality/ (python benchmarks/quality_report.py runs afterwards).
+# DiffAugment, on mnist5k (50 per class) and digits, then `ganaug evaluate --checkpoint best` of each. GAN runs
+# go to runs/quality/; the report, plots and evaluation reports to results/quality/ (quality_report.py).
 #
 #   bash benchmarks/quality_over_training.sh
 set -euo pipefail
@@ -21,4 +21,8 @@ fit mnist5k-plain mnist5k --set eval.every=250 --set train.diffaugment=""
 # digits: the quick recipe has no DiffAugment; the other run turns it on, as in mnist5k.
 fit digits-plain digits --set eval.every=50
 fit digits-diffaugment digits --set eval.every=50 --set train.diffaugment=color,translation,cutout
+# The best checkpoint of each, measured in full (2,000 images, with the sanity references).
+for name in mnist5k-diffaugment mnist5k-plain digits-plain digits-diffaugment; do
+  [ -f "$RUNS/$name/evaluation/best/metrics.json" ] || ganaug evaluate "$RUNS/$name" --checkpoint best --count 2000
+done
 python benchmarks/quality_report.py --runs "$RUNS" --out results/quality

@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 
 from ganaug.fit.run_dir import RunDir
-from ganaug.io import write_text
+from ganaug.io import read_json, write_text
 from ganaug.plots import png_figure
 
 KNN = ("precision", "recall", "coverage")
@@ -46,6 +46,22 @@ def main() -> None:
         samples = run.samples / "latest.png"
         if samples.is_file():
             shutil.copyfile(samples, out / f"samples_{name}.png")
+    lines += ["", "The best checkpoint of each run by `ganaug evaluate --checkpoint best --count 2000` (reports copied to "
+              "results/quality/<run>/), with the sanity references: FID between two halves of the validation split "
+              "(the floor at this sample size) and of pixel-shuffled validation images.\n",
+              "| run | best step | FID | KID | precision | recall | density | coverage | near-copies (held-out real) "
+              "| FID real vs real | FID shuffled pixels |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for name, run in runs.items():
+        report = run.root / "evaluation" / "best"
+        if not (report / "metrics.json").is_file():
+            continue
+        m = read_json(report / "metrics.json")
+        mem, sanity = m["memorisation"], m["sanity"]
+        shutil.copytree(report, out / name, dirs_exist_ok=True)
+        lines.append(f"| {name} | {run.best_step()} | {m['fid']:.2f} | {m['kid']:.3f} | {m['precision']:.3f} "
+                     f"| {m['recall']:.3f} | {m['density']:.3f} | {m['coverage']:.3f} "
+                     f"| {mem['generated_near_copy_fraction']:.1%} ({mem['heldout_near_copy_fraction']:.1%}) "
+                     f"| {sanity['fid_validation_halves']:.2f} | {sanity['fid_shuffled_pixels']:.1f} |")
     write_text(out / "summary.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import torch
 from safetensors import SafetensorError
@@ -50,9 +50,11 @@ def split_hash(split: Split) -> str:
 
 
 def get_teacher(run: RunDir, device: torch.device, *, progress: bool = True) -> Teacher:
-    """The run's saved teacher if it matches the run's split, else a newly trained (and saved) one."""
+    """The run's saved teacher if it matches the run's split and today's training settings, else a newly
+    trained (and saved) one."""
     teacher = _load(run, device)
-    if teacher is not None and teacher.info["split_hash"] == split_hash(run.load_split()):
+    if (teacher is not None and teacher.info["split_hash"] == split_hash(run.load_split())
+            and teacher.info.get("settings") == asdict(SETTINGS)):
         return teacher
     return train_teacher(run, device, progress=progress)
 
@@ -67,7 +69,7 @@ def train_teacher(run: RunDir, device: torch.device, *, progress: bool = True) -
                               device=device, progress=progress, desc="teacher")
     info = {"architecture": ARCHITECTURE, "classes": pool.class_names, "val_accuracy": result.val_accuracy,
             "best_epoch": result.best_epoch, "epochs_run": result.epochs_run, "train_images": len(split.train),
-            "val_images": len(split.val), "split_hash": split_hash(split)}
+            "val_images": len(split.val), "split_hash": split_hash(split), "settings": asdict(SETTINGS)}
     with atomic_dir(run.root / FOLDER) as tmp:
         save_file({k: v.detach().cpu().contiguous() for k, v in result.model.state_dict().items()},
                   str(tmp / "weights.safetensors"))

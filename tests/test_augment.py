@@ -1,5 +1,6 @@
 """`ganaug augment`: the synthetic set on disk, quotas, filtering, the teacher, and writes that never leave half a set."""
 
+import dataclasses
 import json
 import os
 import signal
@@ -147,6 +148,9 @@ def test_teacher_sees_only_the_training_split_and_is_reused(run_copy, monkeypatc
     assert second.info == first.info
     x = pool.images[split.val[:8]]
     torch.testing.assert_close(second.probabilities(x), first.probabilities(x))
+    monkeypatch.setattr(teacher_module, "SETTINGS", dataclasses.replace(teacher_module.SETTINGS, lr=1e-3))
+    get_teacher(run, torch.device("cpu"), progress=False)
+    assert seen, "a teacher trained with other settings is retrained, not silently reused"
 
 
 def test_a_failure_mid_write_leaves_no_set(tmp_path, tiny_runs, monkeypatch):

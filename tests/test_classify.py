@@ -56,3 +56,30 @@ def test_an_epoch_is_a_full_pass_or_twenty_batches_whichever_is_more():
     assert set(torch.cat(small).tolist()) == set(range(100))
     large = _epoch_batches(3000, 64, torch.Generator().manual_seed(0))
     assert len(large) == 47 and sorted(torch.cat(large).tolist()) == list(range(3000))
+
+
+@pytest.mark.parametrize("schedule", ["cosine", "constant"])
+def test_the_learning_rate_schedule_decays_to_zero_or_stays(schedule, monkeypatch):
+    """Cosine decays the rate to about 0 by the last epoch, so the chosen epoch is not one lucky swing."""
+    rates = []
+    real_step = torch.optim.AdamW.step
+
+    def record(self, *args, **kwargs):
+        rates.append(self.param_groups[0]["lr"])
+        return real_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", record)
+    images = torch.randint(0, 256, (64, 1, 16, 16), dtype=torch.uint8)
+    labels = torch.arange(64) % 4
+    train_classifier(create_classifier("small-cnn", ClassifierSpec(1, 4, 16)), TensorSet.real(images, labels, 4),
+                     images, labels, TrainSettings(epochs=3, lr=1e-3, patience=10, schedule=schedule), real_classes=4)
+    assert len(rates) == 3 * 20 and rates[0] == pytest.approx(1e-3)
+    if schedule == "cosine":
+        assert rates[-1] < 1e-5 and all(a >= b for a, b in zip(rates, rates[1:]))
+    else:
+        assert set(rates) == {1e-3}
+
+
+def test_an_unknown_schedule_is_refused():
+    with pytest.raises(ValueError, match="schedule must be one of cosine, constant"):
+        TrainSettings(schedule="linear")

@@ -56,6 +56,13 @@ class TrainSettings:
     """Classical augmentation (random affine) on every training batch."""
     flip: bool = False
     seed: int = 0
+    schedule: str = "cosine"
+    """Learning rate over the `epochs`: "cosine" decays it to 0 so the last epochs settle (validation accuracy
+    under a constant rate swung by 15 points from epoch to epoch on mnist5k); "constant" keeps it fixed."""
+
+    def __post_init__(self) -> None:
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, not {self.schedule!r}")
 
 
 @dataclass
@@ -68,6 +75,7 @@ class TrainResult:
     history: list[dict] = field(default_factory=list)
 
 
+SCHEDULES = ("cosine", "constant")
 MIN_BATCHES_PER_EPOCH = 20
 """An epoch is one pass over the training set or this many batches, whichever is more: a training set of
 a hundred images would otherwise be judged (and early-stopped) after a handful of optimiser steps."""
@@ -116,6 +124,9 @@ def train_classifier(model: nn.Module, train: TensorSet, val_images: Tensor, val
     model.to(device, memory_format=torch.channels_last)  # faster convolutions on CPUs and GPUs alike
     optimizer = torch.optim.AdamW(model.parameters(), settings.lr, weight_decay=settings.weight_decay)
     generator = torch.Generator().manual_seed(settings.seed)
+    batches_per_epoch = max(MIN_BATCHES_PER_EPOCH, -(-len(train.images) // settings.batch_size))
+    scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, settings.epochs * batches_per_epoch)
+                 if settings.schedule == "cosine" else None)
     dtype = autocast_dtype("auto", device)
     best: tuple[float, float] = (-1.0, 0.0)
     best_state, best_epoch, history = None, 0, []
@@ -133,6 +144,8 @@ def train_classifier(model: nn.Module, train: TensorSet, val_images: Tensor, val
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
         probs = predict(model, val_images, real_classes)
         val_acc = (probs.argmax(1) == val_labels).float().mean().item()
         val_loss = F.nll_loss(probs.clamp_min(1e-12).log(), val_labels).item()

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import torch
 from sklearn.metrics import f1_score, recall_score
 
-from ganaug.classify import ClassifierSpec, TrainSettings, create_classifier, train_classifier
+from ganaug.classify import (ClassifierSpec, TensorSet, TrainResult, TrainSettings, create_classifier,
+                             train_classifier)
 from ganaug.classify.train import predict
 from ganaug.compare.data import CompareData
 from ganaug.compare.grid import Cell
@@ -21,10 +22,13 @@ class ClassifierSettings:
     patience: int = 6
     batch_size: int = 64
     lr: float = 2e-3
+    schedule: str = "cosine"
 
 
-def run_cell(data: CompareData, cell: Cell, settings: ClassifierSettings, device: torch.device) -> dict:
-    started = time.perf_counter()
+def train_cell(data: CompareData, cell: Cell, settings: ClassifierSettings,
+               device: torch.device) -> tuple[TrainResult, TensorSet]:
+    """The cell's classifier, trained from the cell's seed with its epoch picked on validation; the test split
+    is not touched."""
     train, outputs, loss = data.training_set(cell)
     torch.manual_seed(cell.seed)
     model = create_classifier(settings.model, ClassifierSpec(data.channels, outputs, data.image_size))
@@ -32,9 +36,14 @@ def run_cell(data: CompareData, cell: Cell, settings: ClassifierSettings, device
     # (natural photos), never for grey ones such as digits, where a mirrored 2 is not a 2.
     train_settings = TrainSettings(epochs=settings.epochs, batch_size=settings.batch_size, lr=settings.lr,
                                    patience=settings.patience, classic=cell.classic, flip=data.channels == 3,
-                                   seed=cell.seed)
-    result = train_classifier(model, train, data.val.images, data.val.labels, train_settings,
-                              real_classes=data.num_classes, loss_fn=loss, device=device)
+                                   seed=cell.seed, schedule=settings.schedule)
+    return train_classifier(model, train, data.val.images, data.val.labels, train_settings,
+                            real_classes=data.num_classes, loss_fn=loss, device=device), train
+
+
+def run_cell(data: CompareData, cell: Cell, settings: ClassifierSettings, device: torch.device) -> dict:
+    started = time.perf_counter()
+    result, train = train_cell(data, cell, settings, device)
     # The test split is touched here, once, with the epoch already chosen on validation.
     predicted = predict(result.model, data.test.images, data.num_classes).argmax(1).numpy()
     truth = data.test.labels.numpy()
