@@ -60,11 +60,12 @@ def main() -> None:
             f"| {diff(best, 'baseline') if best is not None else '-'} "
             f"| {bc['strategy'] + ' x' + format(bc['ratio'], 'g') + ': ' + pct(bc['mean']) if bc is not None else '-'} "
             f"| {diff(bc, 'classic') if bc is not None else '-'} | {cas} |")
-    lines += ["", "Quality of the synthetic set each setting used (`synthetic_quality.json`, as `ganaug evaluate` "
+    qualities = sorted(p.parent for p in root.glob("*/synthetic_quality.json"))
+    lines += [] if not qualities else ["", "Quality of the synthetic set each setting used (`synthetic_quality.json`, as `ganaug evaluate` "
               "measures it: teacher features, against the validation split):\n",
               "| setting | images | FID | precision | recall | coverage | near-copies (held-out real) | label agreement |",
               "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    for folder in sorted(p.parent for p in root.glob("*/synthetic_quality.json")):
+    for folder in qualities:
         q = json.loads((folder / "synthetic_quality.json").read_text())
         mem = q["memorisation"]
         agreement = f"{q['label_agreement']['overall'] * 100:.1f}%" if "label_agreement" in q else "-"

@@ -83,7 +83,7 @@ def plot(evaluations: dict[str, list[dict]], path: Path) -> None:
                 if "label_agreement" in rows[0]:
                     row[2].plot(steps, [r["label_agreement"] for r in rows], style, color="C4",
                                 label=f"label agreement, {label}")
-            row[0].set(title=f"{dataset}: validation FID", xlabel="step")
+            row[0].set(title=f"{dataset}: validation FID (log scale)", xlabel="step", yscale="log")
             row[1].set(title=f"{dataset}: precision / recall / coverage", xlabel="step", ylim=(0, 1.05))
             row[2].set(title=f"{dataset}: near-copies, label agreement", xlabel="step", ylim=(0, 1.05))
             for ax in row:

@@ -61,7 +61,7 @@ def save_evaluation_curves(rows: list[dict], path: Path) -> None:
     steps = [r["step"] for r in rows]
     with png_figure(path, 1, 2, figsize=(10, 3.5)) as (fig, (fid, knn)):
         fid.plot(steps, [r["fid"] for r in rows], marker="o")
-        fid.set(xlabel="step", title="validation FID (lower is better)")
+        fid.set(xlabel="step", title="validation FID (lower is better, log scale)", yscale="log")
         for key in ("precision", "recall", "coverage", "label_agreement", "near_copies"):
             if key in rows[0]:
                 knn.plot(steps, [r[key] for r in rows], marker=".", label=key)
