@@ -60,7 +60,7 @@ def main() -> None:
             f"| {diff(best, 'baseline') if best is not None else '-'} "
             f"| {bc['strategy'] + ' x' + format(bc['ratio'], 'g') + ': ' + pct(bc['mean']) if bc is not None else '-'} "
             f"| {diff(bc, 'classic') if bc is not None else '-'} | {cas} |")
-    qualities = sorted(p.parent for p in root.glob("*/synthetic_quality.json"))
+    qualities = sorted(p.parent for p in root.glob("*/synthetic_quality.json") if (p.parent / "summary.csv").is_file())
     lines += [] if not qualities else ["", "Quality of the synthetic set each setting used (`synthetic_quality.json`, as `ganaug evaluate` "
               "measures it: teacher features, against the validation split):\n",
               "| setting | images | FID | precision | recall | coverage | near-copies (held-out real) | label agreement |",
