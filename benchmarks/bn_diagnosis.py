@@ -28,7 +28,8 @@ import torch
 from torch import Tensor, nn
 
 from ganaug.augment.synthset import SynthSet
-from ganaug.classify.train import predict, to_unit_range
+from ganaug.classify.train import predict
+from ganaug.data.pixels import to_unit_range
 from ganaug.compare.cell import ClassifierSettings, train_cell
 from ganaug.compare.data import CompareData
 from ganaug.compare.grid import Cell

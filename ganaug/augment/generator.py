@@ -15,6 +15,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 from torch import Tensor, nn
 
+from ganaug.data.pixels import to_uint8
 from ganaug.errors import RunDirError
 from ganaug.fit.checkpoint import EMA_FILE, checkpoint_name, list_checkpoints
 from ganaug.fit.device import autocast_dtype, resolve_device
@@ -86,7 +87,7 @@ class RunGenerator:
         y = labels.to(device) if self.conditional else None
         with torch.autocast(device.type, dtype=self.autocast, enabled=self.autocast is not None):
             images = self.module(z, y)
-        return images.float().add(1).mul(127.5).round().clamp(0, 255).to(torch.uint8).cpu().contiguous()
+        return to_uint8(images).cpu().contiguous()
 
 
 def _checkpoint_folder(run: RunDir, checkpoint: str | int | None) -> Path:

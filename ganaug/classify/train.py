@@ -16,6 +16,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from ganaug.classify.classic import random_affine
+from ganaug.data.pixels import to_unit_range
 from ganaug.fit.device import autocast_dtype
 
 LossFn = Callable[[Tensor, Tensor, Tensor], Tensor]
@@ -90,11 +91,6 @@ def _epoch_batches(n: int, batch_size: int, generator: torch.Generator) -> list[
 
 def soft_cross_entropy(logits: Tensor, targets: Tensor, synthetic: Tensor) -> Tensor:
     return F.cross_entropy(logits, targets)
-
-
-def to_unit_range(images: Tensor) -> Tensor:
-    """uint8 [0, 255] -> float [-1, 1], the range the GAN's images come in."""
-    return images.float().div_(127.5).sub_(1)
 
 
 @torch.no_grad()

@@ -11,6 +11,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from ganaug.data.pixels import to_unit_range
+
 
 class InMemoryBatches:
     def __init__(self, images: Tensor, labels: Tensor, batch_size: int, seed: int, channels_last: bool = False) -> None:
@@ -37,7 +39,7 @@ class InMemoryBatches:
     def next(self) -> tuple[Tensor, Tensor]:
         """A batch of images in [-1, 1] (float) and their labels."""
         idx = self.next_indices()
-        images = self.images[idx].float().div_(127.5).sub_(1)
+        images = to_unit_range(self.images[idx])
         return images.contiguous(memory_format=self.memory_format), self.labels[idx]
 
     def state_dict(self) -> dict[str, Tensor]:

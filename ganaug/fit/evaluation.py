@@ -15,6 +15,7 @@ import math
 import torch
 from tqdm.auto import tqdm
 
+from ganaug.data.pixels import to_uint8
 from ganaug.fit.checkpoint import BEST_INFO, save_best
 from ganaug.fit.hooks import Periodic
 from ganaug.fit.pictures import save_evaluation_curves
@@ -70,5 +71,5 @@ class Evaluator(Periodic):
         for start in range(0, len(self.noise), 500):
             z = self.noise[start:start + 500].to(device)
             y = None if self.labels is None else self.labels[start:start + 500].to(device)
-            out.append(G(z, y).float().add(1).mul(127.5).round().clamp(0, 255).to(torch.uint8).cpu())
+            out.append(to_uint8(G(z, y)).cpu())
         return torch.cat(out)

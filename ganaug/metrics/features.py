@@ -15,7 +15,7 @@ import importlib
 import torch
 from torch import Tensor, nn
 
-from ganaug.classify.train import to_unit_range
+from ganaug.data.pixels import to_unit_range
 from ganaug.errors import GanaugError
 
 TEACHER = "teacher"
