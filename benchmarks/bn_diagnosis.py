@@ -74,7 +74,8 @@ def main() -> None:
         def val_accuracy() -> float:
             return (predict(result.model, data.val.images, data.num_classes).argmax(1) == data.val.labels).float().mean().item()
 
-        row = {"cell": cell.key, "synthetic_share": float(train.synthetic.float().mean()), "as_trained": val_accuracy(),
+        row = {"cell": f"{strategy} x{ratio:g}, seed {seed}", "synthetic_share": float(train.synthetic.float().mean()),
+               "as_trained": val_accuracy(),
                "epochs_curve": [round(h["val_accuracy"], 3) for h in result.history]}
         if train.synthetic.any():
             recalibrate(result.model, train.images[~train.synthetic])

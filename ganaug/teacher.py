@@ -25,7 +25,7 @@ from ganaug.io import atomic_dir, read_json
 
 FOLDER = "teacher"
 ARCHITECTURE = "small-cnn"
-SETTINGS = TrainSettings(epochs=40, batch_size=64, lr=2e-3, patience=8, classic=True, seed=0)
+SETTINGS = TrainSettings(epochs=40, batch_size=64, lr=2e-3, classic=True, seed=0)
 
 
 @dataclass

@@ -188,3 +188,12 @@ def test_a_restart_with_other_classifier_settings_is_refused(tmp_path, cli, cli_
     args = ["compare", conditional_run, "--out", tmp_path / "r", "--strategies", "baseline", "--seeds", 1]
     assert cli([*args, "--epochs", 1]).exit_code == 0
     assert "holds a comparison with other epochs" in cli_error(cli([*args, "--epochs", 2]))
+
+
+def test_patience_reaches_the_classifier_and_is_recorded(tmp_path, cli, cli_error, conditional_run):
+    args = ["compare", conditional_run, "--out", tmp_path / "r", "--strategies", "baseline", "--seeds", 1, "--epochs", 4]
+    assert cli([*args, "--patience", 1]).exit_code == 0
+    assert json.loads((tmp_path / "r" / "compare.json").read_text())["settings"]["patience"] == 1
+    runs = pd.read_csv(tmp_path / "r" / "runs.csv")
+    assert (runs["epochs"] <= runs["best_epoch"] + 1).all()  # stopped one epoch after its best, or ran all 4
+    assert "holds a comparison with other patience" in cli_error(cli([*args, "--patience", 4]))

@@ -1,4 +1,4 @@
-"""A compact classifier training loop on in-memory tensors, with early stopping on validation accuracy.
+"""A compact classifier training loop on in-memory tensors; the epoch with the best validation accuracy is kept.
 
 Targets are probability vectors (one-hot for real images), so every labelling
 strategy trains through the same loop; the loss decides what synthetic rows mean.
@@ -51,8 +51,10 @@ class TrainSettings:
     batch_size: int = 64
     lr: float = 1e-3
     weight_decay: float = 1e-4
-    patience: int = 6
-    """Stop after this many epochs without a better validation accuracy."""
+    patience: int | None = None
+    """Stop after this many epochs without a better validation accuracy; None runs every epoch. Under the
+    cosine schedule, stopping early also stops the decay: mnist5k-10 cells that stopped at epoch 12 of 30
+    scored 26-47% on validation, and 80-89% when trained to the end."""
     classic: bool = False
     """Classical augmentation (random affine) on every training batch."""
     flip: bool = False
@@ -150,7 +152,7 @@ def train_classifier(model: nn.Module, train: TensorSet, val_images: Tensor, val
         if (val_acc, -val_loss) > best:
             best, best_epoch = (val_acc, -val_loss), epoch
             best_state = copy.deepcopy(model.state_dict())
-        elif epoch - best_epoch >= settings.patience:
+        elif settings.patience is not None and epoch - best_epoch >= settings.patience:
             break
     if best_state is not None:
         model.load_state_dict(best_state)

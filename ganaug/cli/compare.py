@@ -21,16 +21,20 @@ ALL = "baseline,classic,extra,argmax,argmax-dynamic,uniform,conditional,soft"
 @click.option("--seeds", type=int, default=5, show_default=True, help="Seeds 0..N-1, the same for every strategy.")
 @click.option("--model", default="small-cnn", show_default=True, help="small-cnn or any timm model name.")
 @click.option("--epochs", type=click.IntRange(min=1), default=30, show_default=True,
-              help="Most epochs per cell (early stopping on validation accuracy).")
+              help="Epochs per cell; the one with the best validation accuracy is kept.")
+@click.option("--patience", type=click.IntRange(min=1),
+              help="Stop a cell after this many epochs without a better validation accuracy (default: never; "
+                   "stopping early also stops the learning-rate decay).")
 @click.option("--schedule", default="cosine", show_default=True, type=click.Choice(["cosine", "constant"]),
               help="Learning rate over the epochs: cosine decay to 0, or constant (the protocol before 0.2).")
 @click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]))
 def compare_command(run_dir: Path, out: Path, synthetic: Path | None, strategies: str, ratios: str, seeds: int,
-                    model: str, epochs: int, schedule: str, device: str) -> None:
+                    model: str, epochs: int, patience: int | None, schedule: str, device: str) -> None:
     """Train a classifier per strategy, ratio and seed on the run's split and report test accuracy."""
     from ganaug.compare import ClassifierSettings, compare
 
     result = compare(run_dir, out, synthetic=synthetic, strategies=strategies, ratios=ratios, seeds=seeds,
-                     classifier=ClassifierSettings(model=model, epochs=epochs, schedule=schedule), device=device)
+                     classifier=ClassifierSettings(model=model, epochs=epochs, patience=patience, schedule=schedule),
+                     device=device)
     click.echo((result.out / "summary.md").read_text(encoding="utf-8"))
     click.echo(f"results: {result.out} (runs.csv, summary.csv, summary.md, accuracy.png)")

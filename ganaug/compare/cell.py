@@ -19,7 +19,8 @@ from ganaug.compare.grid import Cell
 class ClassifierSettings:
     model: str = "small-cnn"
     epochs: int = 30
-    patience: int = 6
+    patience: int | None = None
+    """None: every epoch of the schedule (the best one on validation is kept); a number stops early."""
     batch_size: int = 64
     lr: float = 2e-3
     schedule: str = "cosine"
