@@ -32,7 +32,7 @@ from ganaug.classify.train import predict
 from ganaug.data.pixels import to_unit_range
 from ganaug.compare.cell import ClassifierSettings, train_cell
 from ganaug.compare.data import CompareData
-from ganaug.compare.grid import Cell
+from ganaug.compare.grid import Cell, parse_strategies
 from ganaug.fit.run_dir import RunDir
 from ganaug.io import write_text
 
@@ -66,8 +66,8 @@ def main() -> None:
     settings = ClassifierSettings(schedule="constant")
     rows = []
     for strategy, ratio, seed in CELLS:
-        classic = strategy.endswith("+classic")
-        cell = Cell(strategy.removesuffix("+classic"), classic, ratio, seed)
+        [(labelling, classic)] = parse_strategies(strategy)
+        cell = Cell(labelling, classic, ratio, seed)
         result, train = train_cell(data, cell, settings, torch.device("cpu"))
         state = {k: v.clone() for k, v in result.model.state_dict().items()}
 

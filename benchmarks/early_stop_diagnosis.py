@@ -4,7 +4,7 @@ Under the cosine protocol a few cells still score far below their strategy's oth
 extra+classic x2 seed 3 at 26% validation accuracy). Their runs stopped after 10-13 of 30 epochs
 (patience 6), while the learning rate was still above half its peak. Test: retrain the cells with the
 lowest *validation* accuracy in a comparison exactly as `compare` did (training is deterministic, so the
-first column must reproduce runs.csv), then again without early stopping (patience = epochs, the full
+first column must reproduce runs.csv), then again without early stopping (patience None, the full
 cosine decay; the best epoch is still picked on validation). The test split is not used. Two healthy
 baseline seeds show what dropping early stopping does where nothing collapsed.
 
@@ -24,7 +24,7 @@ import torch
 from ganaug.augment.synthset import SynthSet
 from ganaug.compare.cell import ClassifierSettings, train_cell
 from ganaug.compare.data import CompareData
-from ganaug.compare.grid import Cell
+from ganaug.compare.grid import Cell, parse_strategies
 from ganaug.fit.run_dir import RunDir
 from ganaug.io import read_json, write_text
 
@@ -43,16 +43,17 @@ def main() -> None:
     folder = Path(args.compare)
     fixed = read_json(folder / "compare.json")["settings"]
     settings = ClassifierSettings(**{k: fixed[k] for k in ClassifierSettings.__dataclass_fields__})
-    full = replace(settings, patience=settings.epochs)
+    full = replace(settings, patience=None)
     synthetic = fixed["synthetic"] or folder / "synthetic"
     data = CompareData.load(RunDir(Path(fixed["run"])), SynthSet(synthetic))
     rows = []
     for r in chosen_cells(pd.read_csv(folder / "runs.csv"), args.cells).itertuples():
-        classic = r.strategy.endswith("+classic")
-        cell = Cell(r.strategy.removesuffix("+classic"), classic, float(r.ratio), int(r.seed))
+        [(strategy, classic)] = parse_strategies(r.strategy)
+        cell = Cell(strategy, classic, float(r.ratio), int(r.seed))
         early, _ = train_cell(data, cell, settings, torch.device("cpu"))
         late, _ = train_cell(data, cell, full, torch.device("cpu"))
-        row = {"cell": f"{r.strategy} x{r.ratio:g}, seed {r.seed}", "runs_csv_val": r.val_accuracy, "early_stopping": early.val_accuracy,
+        row = {"cell": f"{r.strategy} x{r.ratio:g}, seed {r.seed}", "runs_csv_val": r.val_accuracy,
+               "early_stopping": early.val_accuracy,
                "early_epochs": f"{early.best_epoch}/{early.epochs_run}", "no_early_stopping": late.val_accuracy,
                "late_epochs": f"{late.best_epoch}/{late.epochs_run}",
                "curve": [round(h["val_accuracy"], 3) for h in late.history]}
