@@ -43,11 +43,9 @@ def diff(row: pd.Series, name: str) -> str:
 LABELLINGS = ("extra", "argmax", "argmax-dynamic", "uniform", "conditional", "soft")
 
 
-def ordering(root: Path) -> list[str]:
+def ordering(summaries: dict[str, pd.DataFrame]) -> list[str]:
     """Each labelling at the ratio its validation accuracy prefers: the paper's claim is uniform (LSRO) >
     argmax (pseudo label) > extra; `+classic` rows answer whether the ordering survives classical augmentation."""
-    folders = sorted(p.parent for p in root.glob("*/summary.csv"))
-    summaries = {f.name: pd.read_csv(f / "summary.csv") for f in folders}
     lines = ["", "Each labelling at its best ratio by validation: test accuracy (%) and, in brackets, the paired "
              "difference in points to baseline (plain rows) or to classic (`+classic` rows); * marks p < 0.05.\n",
              "| labelling | " + " | ".join(summaries) + " |", "| --- |" + " ---: |" * len(summaries)]
@@ -74,18 +72,19 @@ def main() -> None:
              "strategy-ratio pair is the one with the highest mean validation accuracy.\n",
              "| setting | seeds | baseline | classic | best GAN strategy | vs baseline | best GAN+classic | vs classic | CAS |",
              "| --- | ---: | ---: | ---: | --- | ---: | --- | ---: | ---: |"]
-    for folder in sorted(p.parent for p in root.glob("*/summary.csv")):
-        s = describe(pd.read_csv(folder / "summary.csv"))
+    summaries = {p.parent.name: pd.read_csv(p) for p in sorted(root.glob("*/summary.csv"))}
+    for setting, summary in summaries.items():
+        s = describe(summary)
         b, c, best, bc = s["baseline"], s["classic"], s["best"], s["best_classic"]
         cas = f"{pct(s['cas']['mean'].iloc[0])}" if len(s["cas"]) else "-"
         lines.append(
-            f"| {folder.name} | {int(b['seeds'])} | {pct(b['mean'])} ± {pct(b['std'])} "
+            f"| {setting} | {int(b['seeds'])} | {pct(b['mean'])} ± {pct(b['std'])} "
             f"| {pct(c['mean']) + ' ± ' + pct(c['std']) if c is not None else '-'} "
             f"| {best['strategy'] + ' x' + format(best['ratio'], 'g') + ': ' + pct(best['mean']) if best is not None else '-'} "
             f"| {diff(best, 'baseline') if best is not None else '-'} "
             f"| {bc['strategy'] + ' x' + format(bc['ratio'], 'g') + ': ' + pct(bc['mean']) if bc is not None else '-'} "
             f"| {diff(bc, 'classic') if bc is not None else '-'} | {cas} |")
-    lines += ordering(root)
+    lines += ordering(summaries)
     qualities = sorted(p.parent for p in root.glob("*/synthetic_quality.json") if (p.parent / "summary.csv").is_file())
     lines += [] if not qualities else ["", "Quality of the synthetic set each setting used (`synthetic_quality.json`, as `ganaug evaluate` "
               "measures it: teacher features, against the validation split):\n",
