@@ -5,7 +5,10 @@ For every setting under results/compare/ that has a synthetic set, measured agai
 - memorisation (pixel space): each synthetic image's distance to its nearest training image relative to
   the typical training-neighbour distance, the share of near-copies, and the same for held-out
   validation images as the reference; closest pairs saved as closest_pairs.png in the setting's folder;
-- diversity: mean per-pixel standard deviation within a class, synthetic (by generated-for class) vs real.
+- diversity: mean per-pixel standard deviation within a class, synthetic (by generated-for class) vs real;
+- where label noise bites: across classes, the rank correlation between the teacher's agreement with the
+  generated-for class and the test-recall gain over baseline of `conditional` labels (at their best ratio by
+  validation). If noisy classes were the ones held back, it would be clearly positive.
 
 Writes results/compare/diagnostics.md and <setting>/diagnostics.json.
 
@@ -19,7 +22,9 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
+from scipy.stats import spearmanr
 
 from ganaug.augment.synthset import SynthSet
 from ganaug.fit.pictures import save_image_grid
@@ -32,6 +37,22 @@ def within_class_std(images: torch.Tensor, labels: np.ndarray) -> float:
     """Mean over classes of the per-pixel standard deviation: how varied the images of one class are."""
     x = images.float() / 255
     return float(np.mean([x[torch.from_numpy(labels == c)].std(0).mean().item() for c in np.unique(labels)]))
+
+
+def recall_gain_vs_agreement(runs: pd.DataFrame, agreement: pd.Series, strategy: str = "conditional") -> dict:
+    """Per class: the paired test-recall gain of `strategy` over baseline, and its rank correlation with the
+    teacher's per-class agreement with the generated-for class."""
+    if not {"baseline", strategy} <= set(runs["strategy"]):
+        return {}
+    cells = runs[runs["strategy"] == strategy]
+    ratio = cells.groupby("ratio")["val_accuracy"].mean().idxmax()
+    recalls = [f"recall_{c}" for c in agreement.index]
+    base = runs[runs["strategy"] == "baseline"].set_index("seed")[recalls]
+    gain = (cells[cells["ratio"] == ratio].set_index("seed")[recalls] - base).mean()
+    rho, p = spearmanr(agreement.to_numpy(), gain.to_numpy())
+    return {"recall_gain_strategy": f"{strategy} x{ratio:g}", "recall_gain_per_class": gain.round(4).tolist(),
+            "agreement_per_class": agreement.round(4).tolist(), "gain_agreement_spearman": float(rho),
+            "gain_agreement_p": float(p)}
 
 
 def synthetic_of(folder: Path) -> Path:
@@ -58,6 +79,8 @@ def diagnose(folder: Path, count: int) -> dict:
         per_class = agree.groupby(table["generated_for"]).mean()
         out.update(teacher_agreement=float(agree.mean()), worst_class=int(per_class.idxmin()),
                    worst_class_agreement=float(per_class.min()))
+        by_name = per_class.set_axis([pool.class_names[c] for c in per_class.index])
+        out.update(recall_gain_vs_agreement(pd.read_csv(folder / "runs.csv"), by_name))
         synth_labels = table["generated_for"].to_numpy()
     else:
         synth_labels = table["teacher_class"].to_numpy()
@@ -94,14 +117,16 @@ def main() -> None:
              "split, the reference for images that are certainly not copies.\n",
              "| setting | teacher val acc | teacher agrees with generated-for (%) | worst class (%) "
              "| median ratio synthetic / held-out | near-copies synthetic / held-out (%) "
-             "| within-class pixel std synthetic / real |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             "| within-class pixel std synthetic / real | per-class gain vs agreement (Spearman) |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for r in rows:
+        rho = (f"{r['recall_gain_strategy']}: {r['gain_agreement_spearman']:+.2f} (p={r['gain_agreement_p']:.2f})"
+               if "gain_agreement_spearman" in r else "-")
         worst = f"{r['worst_class']}: {f(r['worst_class_agreement'], True)}" if "worst_class" in r else "-"
         lines.append(f"| {r['setting']} | {f(r['teacher_val_accuracy'], True)} | {f(r.get('teacher_agreement'), True)} "
                      f"| {worst} | {f(r['generated_median_ratio'])} / {f(r['heldout_median_ratio'])} "
                      f"| {f(r['generated_near_copy_fraction'], True)} / {f(r['heldout_near_copy_fraction'], True)} "
-                     f"| {f(r['within_class_std_synthetic'])} / {f(r['within_class_std_real'])} |")
+                     f"| {f(r['within_class_std_synthetic'])} / {f(r['within_class_std_real'])} | {rho} |")
     with atomic_path(root / "diagnostics.md") as tmp:
         tmp.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
