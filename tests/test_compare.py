@@ -13,7 +13,7 @@ from ganaug.compare import compare
 from ganaug.compare.cell import ClassifierSettings
 from ganaug.compare.data import CompareData
 from ganaug.compare.grid import Cell, build_grid, parse_ratios, parse_strategies
-from ganaug.compare.stats import summarise
+from ganaug.compare.stats import paired_difference, summarise
 from ganaug.data import Split, load_pool
 from ganaug.errors import GanaugError
 from ganaug.fit.run_dir import RunDir
@@ -144,6 +144,17 @@ def test_summary_statistics_on_known_numbers():
     assert not summary.loc["classic", "significant_vs_baseline"]
     half = stats.t.ppf(0.975, 2) * pd.Series([0.61, 0.69, 0.83]).std() / math.sqrt(3)
     assert uniform["ci95_low"] == pytest.approx(0.71 - half)
+
+
+def test_paired_difference_uses_only_the_seeds_both_sides_have():
+    from scipy import stats
+
+    values = pd.Series([0.61, 0.69, 0.83, 0.99], index=[0, 1, 2, 7])  # seed 7 has no twin
+    reference = pd.Series([0.40, 0.50, 0.60, 0.70], index=[5, 0, 1, 2])  # nor has seed 5
+    result = paired_difference(values, reference, "other")
+    assert result["vs_other"] == pytest.approx(0.11)
+    assert result["p_vs_other"] == pytest.approx(stats.ttest_rel([0.61, 0.69, 0.83], [0.5, 0.6, 0.7]).pvalue)
+    assert paired_difference(values, pd.Series([0.5], index=[9]), "other") == {}
 
 
 @pytest.mark.parametrize("text, message", [

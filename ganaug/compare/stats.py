@@ -25,7 +25,7 @@ def summarise(runs: pd.DataFrame, metric: str = "test_accuracy") -> pd.DataFrame
         row = {"strategy": strategy, "ratio": ratio, "seeds": len(values), "mean": values.mean(),
                "std": values.std(ddof=1) if len(values) > 1 else math.nan, **_interval(values)}
         for name, reference in references.items():
-            row.update(_paired(values, reference, name) if strategy != name else {})
+            row.update(paired_difference(values, reference, name) if strategy != name else {})
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -38,7 +38,8 @@ def _interval(values: pd.Series) -> dict:
     return {"ci95_low": max(values.mean() - half, 0.0), "ci95_high": min(values.mean() + half, 1.0)}
 
 
-def _paired(values: pd.Series, reference: pd.Series, name: str) -> dict:
+def paired_difference(values: pd.Series, reference: pd.Series, name: str) -> dict:
+    """values - reference over the seeds (the index) both have: mean, paired t-test p and significance."""
     seeds = values.index.intersection(reference.index)
     if len(seeds) == 0:
         return {}
