@@ -42,8 +42,8 @@ def within_class_std(images: torch.Tensor, labels: np.ndarray) -> float:
 def recall_gain_vs_agreement(runs: pd.DataFrame, agreement: pd.Series, strategy: str = "conditional") -> dict:
     """Per class: the paired test-recall gain of `strategy` over baseline, and its rank correlation with the
     teacher's per-class agreement with the generated-for class."""
-    if not {"baseline", strategy} <= set(runs["strategy"]):
-        return {}
+    if not {"baseline", strategy} <= set(runs["strategy"]) or agreement.nunique() < 2:
+        return {}  # nothing to compare against, or every class equally clean (no rank to correlate)
     cells = runs[runs["strategy"] == strategy]
     ratio = cells.groupby("ratio")["val_accuracy"].mean().idxmax()
     recalls = [f"recall_{c}" for c in agreement.index]
