@@ -29,7 +29,7 @@ from scipy.stats import spearmanr
 from ganaug.augment.synthset import SynthSet
 from ganaug.fit.pictures import save_image_grid
 from ganaug.fit.run_dir import RunDir
-from ganaug.io import atomic_path, read_json
+from ganaug.io import read_json, write_text
 from ganaug.metrics import measure_memorisation
 
 
@@ -93,8 +93,7 @@ def diagnose(folder: Path, count: int) -> dict:
     closest = np.argsort(memo.generated_ratio)[:16]  # each synthetic image above the training image it is nearest to
     pairs = torch.stack([generated[torch.from_numpy(closest)], train[torch.from_numpy(memo.nearest_train[closest])]])
     save_image_grid(pairs.flatten(0, 1), 16, folder / "closest_pairs.png")
-    with atomic_path(folder / "diagnostics.json") as tmp:
-        tmp.write_text(json.dumps(out, indent=1))
+    write_text(folder / "diagnostics.json", json.dumps(out, indent=1))
     return out
 
 
@@ -127,8 +126,7 @@ def main() -> None:
                      f"| {worst} | {f(r['generated_median_ratio'])} / {f(r['heldout_median_ratio'])} "
                      f"| {f(r['generated_near_copy_fraction'], True)} / {f(r['heldout_near_copy_fraction'], True)} "
                      f"| {f(r['within_class_std_synthetic'])} / {f(r['within_class_std_real'])} | {rho} |")
-    with atomic_path(root / "diagnostics.md") as tmp:
-        tmp.write_text("\n".join(lines) + "\n")
+    write_text(root / "diagnostics.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from ganaug.compare.stats import paired_difference
-from ganaug.io import atomic_path, read_json
+from ganaug.io import read_json, write_text
 
 
 def pair(a: pd.DataFrame, b: pd.DataFrame, metric: str = "test_accuracy") -> pd.DataFrame:
@@ -49,8 +49,7 @@ def main() -> None:
         star = "*" if r.significant_vs_b else ""
         lines.append(f"| {r.strategy} | {r.ratio:g} | {r.seeds} | {r.a * 100:.2f} | {r.b * 100:.2f} "
                      f"| {r.vs_b * 100:+.2f}{star} (p={r.p_vs_b:.2g}) |")
-    with atomic_path(args.a / f"vs_{args.b.name}.md") as tmp:
-        tmp.write_text("\n".join(lines) + "\n")
+    write_text(args.a / f"vs_{args.b.name}.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from ganaug.io import write_text
+
 
 def describe(summary: pd.DataFrame) -> dict:
     by = summary.set_index(["strategy", "ratio"])
@@ -85,7 +87,7 @@ def main() -> None:
             f"| {bc['strategy'] + ' x' + format(bc['ratio'], 'g') + ': ' + pct(bc['mean']) if bc is not None else '-'} "
             f"| {diff(bc, 'classic') if bc is not None else '-'} | {cas} |")
     lines += ordering(summaries)
-    qualities = sorted(p.parent for p in root.glob("*/synthetic_quality.json") if (p.parent / "summary.csv").is_file())
+    qualities = [root / s for s in summaries if (root / s / "synthetic_quality.json").is_file()]
     lines += [] if not qualities else ["", "Quality of the synthetic set each setting used (`synthetic_quality.json`, as `ganaug evaluate` "
               "measures it: teacher features, against the validation split):\n",
               "| setting | images | FID | precision | recall | coverage | near-copies (held-out real) | label agreement |",
@@ -97,7 +99,7 @@ def main() -> None:
         lines.append(f"| {folder.name} | {q['generated']} | {q['fid']:.2f} | {q['precision']:.3f} | {q['recall']:.3f} "
                      f"| {q['coverage']:.3f} | {mem['generated_near_copy_fraction'] * 100:.1f}% "
                      f"({mem['heldout_near_copy_fraction'] * 100:.1f}%) | {agreement} |")
-    (root / "overview.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_text(root / "overview.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
 
 
