@@ -26,6 +26,7 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, _mode_for(target, 0o666))
         os.replace(tmp_path, target)
     finally:
         tmp_path.unlink(missing_ok=True)
@@ -39,11 +40,25 @@ def atomic_dir(target: str | os.PathLike[str]) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
         yield tmp
+        os.chmod(tmp, _mode_for(target, 0o777))
         if target.exists():
             shutil.rmtree(target)
         os.replace(tmp, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _mode_for(target: Path, full: int) -> int:
+    """The permissions a plain open() would give: the target's own if it exists, else `full` less the umask.
+
+    mkstemp/mkdtemp create private (0600/0700) files so that nobody reads them half-written; without this
+    every result would stay private after the rename.
+    """
+    if target.exists():
+        return target.stat().st_mode & 0o7777
+    umask = os.umask(0)
+    os.umask(umask)
+    return full & ~umask
 
 
 def write_text(target: str | os.PathLike[str], text: str) -> None:
