@@ -32,7 +32,8 @@ setting() {
                  ganaug compare "$RUNS/digits-20-cond" --out results/compare/digits-20 --strategies "$ALL" --ratios 0.5,1,2 --seeds 5 ;;
     mnist5k-50-resnet18) fit mnist5k-50 mnist5k
                  ganaug compare "$RUNS/mnist5k-50" --synthetic results/compare/mnist5k-50/synthetic --out results/compare/mnist5k-50-resnet18 \
-                   --strategies baseline,classic,extra,argmax,uniform,conditional,soft --ratios 1 --seeds 3 --model resnet18 --epochs 15 ;;
+                   --strategies baseline,classic,extra,argmax,uniform,conditional,soft,extra+classic,argmax+classic,uniform+classic,conditional+classic,soft+classic \
+                   --ratios 1 --seeds 5 --model resnet18 --epochs 15 ;;
     mnist5k-50-filtered)  # label noise: keep only images the teacher gives >= 0.9 for their generated-for class
                  fit mnist5k-50 mnist5k
                  [ -d results/compare/sets/mnist5k-50-confident ] || ganaug augment "$RUNS/mnist5k-50" \
