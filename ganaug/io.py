@@ -9,8 +9,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,12 +21,11 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path in the target's folder; rename it onto the target on success."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    tmp_path = _temporary_name(target)
+    os.close(os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))  # umask applies, as for open()
     try:
         yield tmp_path
-        os.chmod(tmp_path, _mode_for(target, 0o666))
+        _keep_mode(target, tmp_path)
         os.replace(tmp_path, target)
     finally:
         tmp_path.unlink(missing_ok=True)
@@ -37,10 +36,11 @@ def atomic_dir(target: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary folder beside the target; rename it onto the target on success."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    tmp = _temporary_name(target)
+    tmp.mkdir()  # umask applies, as for mkdir
     try:
         yield tmp
-        os.chmod(tmp, _mode_for(target, 0o777))
+        _keep_mode(target, tmp)
         if target.exists():
             shutil.rmtree(target)
         os.replace(tmp, target)
@@ -48,17 +48,19 @@ def atomic_dir(target: str | os.PathLike[str]) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _mode_for(target: Path, full: int) -> int:
-    """The permissions a plain open() would give: the target's own if it exists, else `full` less the umask.
+def _temporary_name(target: Path) -> Path:
+    """A fresh hidden name beside the target, created by the caller with the ordinary permissions.
 
-    mkstemp/mkdtemp create private (0600/0700) files so that nobody reads them half-written; without this
-    every result would stay private after the rename.
+    Not mkstemp/mkdtemp: they make private (0600/0700) entries, and every result would stay private
+    after the rename.
     """
+    return target.parent / f".{target.name}.{secrets.token_hex(8)}.tmp"
+
+
+def _keep_mode(target: Path, tmp: Path) -> None:
+    """A rewritten file or folder keeps its own permissions, as an in-place write would."""
     if target.exists():
-        return target.stat().st_mode & 0o7777
-    umask = os.umask(0)
-    os.umask(umask)
-    return full & ~umask
+        shutil.copymode(target, tmp)
 
 
 def write_text(target: str | os.PathLike[str], text: str) -> None:
