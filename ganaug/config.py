@@ -9,17 +9,25 @@ from __future__ import annotations
 
 import tomllib
 from importlib import resources
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import pydantic
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ganaug.errors import ConfigError
+from ganaug.io import describe_os_error
 from ganaug.gan.diffaugment import POLICIES
 from ganaug.gan.losses import LOSSES
 from ganaug.gan.models import MODELS
+
+
+SEED_MAX = 2**31 - 1
+"""Seeds are 0 .. 2**31 - 1: every RNG ganaug feeds (torch, numpy, scikit-learn) takes them as they are."""
+WIDTH_MAX = 1024
+"""Model widths and z_dim above this would need more memory than any machine has for these models."""
 
 
 class Section(BaseModel):
@@ -41,12 +49,18 @@ class DataConfig(Section):
     """Ignored where the source has its own test split (torchvision train=False)."""
     train_per_class: int = Field(0, ge=0)
     """Keep at most this many training images per class (0: all), to simulate little data."""
-    split_seed: int = 0
+    split_seed: int = Field(0, ge=0, le=SEED_MAX)
+
+    @field_validator("image_size")
+    @classmethod
+    def _power_of_two(cls, size: int) -> int:
+        if size < 16 or size > 256 or size & (size - 1):
+            raise ValueError(f"data.image_size must be a power of two from 16 to 256, not {size} "
+                             "(images of other sizes are resized to it)")
+        return size
 
     @model_validator(mode="after")
     def _check(self) -> DataConfig:
-        if self.image_size < 16 or self.image_size > 256 or self.image_size & (self.image_size - 1):
-            raise ValueError("data.image_size must be a power of two from 16 to 256 (other sizes are resized)")
         if self.val_fraction + self.test_fraction >= 1:
             raise ValueError("data.val_fraction + data.test_fraction must be below 1")
         known = ("digits", "mnist5k", "folder")
@@ -63,9 +77,9 @@ class ModelConfig(Section):
     name: str = "dcgan"
     conditional: bool = False
     """Condition G on the class (conditional batch norm) and D by projection."""
-    z_dim: int = Field(100, ge=1)
-    g_width: int = Field(64, ge=1)
-    d_width: int = Field(64, ge=1)
+    z_dim: int = Field(100, ge=1, le=WIDTH_MAX)
+    g_width: int = Field(64, ge=1, le=WIDTH_MAX)
+    d_width: int = Field(64, ge=1, le=WIDTH_MAX)
     spectral_norm: bool = False
     d_norm: Literal["auto", "batch", "none"] = "auto"
     """auto: none for wgan-gp or spectral norm (as those papers do), batch norm otherwise."""
@@ -96,10 +110,11 @@ class LossConfig(Section):
 
 
 class TrainConfig(Section):
-    steps: int = Field(300, ge=1)
+    steps: int = Field(300, ge=1, le=10**9)
     """Total generator steps of the run (a resumed run continues up to this)."""
-    batch_size: int = Field(64, ge=2)
+    batch_size: int = Field(64, ge=2, le=4096)
     lr_g: float = Field(2e-4, gt=0)
+    """May change on --resume (e.g. lowered after a divergence); run.json records each session's."""
     lr_d: float = Field(2e-4, gt=0)
     beta1: float = Field(0.5, ge=0, lt=1)
     beta2: float = Field(0.999, ge=0, lt=1)
@@ -111,7 +126,7 @@ class TrainConfig(Section):
     precision: Literal["auto", "fp32", "bf16"] = "auto"
     """auto: bf16 autocast where the hardware supports it, else fp32."""
     channels_last: bool = True
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=SEED_MAX)
 
     @model_validator(mode="after")
     def _check(self) -> TrainConfig:
@@ -127,17 +142,17 @@ class TrainConfig(Section):
 
 class LogConfig(Section):
     every: int = Field(10, ge=1)
-    """Write the metrics log (and check for NaN) every this many steps."""
+    """Write the metrics log every this many steps."""
     sample_every: int = Field(100, ge=1)
     checkpoint_every: int = Field(100, ge=1)
     keep_checkpoints: int = Field(2, ge=1)
-    grid_columns: int = Field(10, ge=1)
+    grid_columns: int = Field(10, ge=1, le=100)
 
 
 class EvalConfig(Section):
     every: int = Field(0, ge=0)
     """Measure the EMA generator every this many steps and keep the best checkpoint by validation FID (0: off)."""
-    count: int = Field(1000, ge=20)
+    count: int = Field(1000, ge=20, le=100_000)
     """Generated images per evaluation (the same noise every time, so evaluations are comparable)."""
 
 
@@ -197,41 +212,61 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     return parts, value
 
 
-def load_recipe(name_or_path: str, overrides: list[str] = ()) -> tuple[Recipe, str]:
+def load_recipe(name_or_path: str, overrides: Sequence[str] = ()) -> tuple[Recipe, str]:
     """Read, override and validate a recipe. Returns the config and the recipe's name."""
     path = find_recipe(name_or_path)
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise ConfigError(f"recipe {path} is not valid TOML: {e}") from None
+    except OSError as e:
+        raise ConfigError(f"cannot read recipe {path}: {describe_os_error(e)}") from None
+    given = {}
     for text in overrides:
         (section, key), value = parse_override(text)
         table = raw.setdefault(section, {})
         if not isinstance(table, dict):
             raise ConfigError(f"--set {text!r}: {section!r} is not a section of the recipe")
         table[key] = value
-    return validate(raw, source=str(path)), path.stem
+        given[f"{section}.{key}"] = text
+    return validate(raw, source=str(path), overrides=given), path.stem
 
 
-def validate(raw: dict[str, Any], source: str = "recipe") -> Recipe:
+def validate(raw: dict[str, Any], source: str = "recipe", overrides: Mapping[str, str] = {}) -> Recipe:
+    """A typed Recipe; problems name the `--set` that caused them, else the recipe file."""
     try:
         return Recipe.model_validate(raw)
     except pydantic.ValidationError as e:
-        raise ConfigError(f"{source}: {format_validation_error(e)}") from None
+        problems = [(_blame(item, overrides) or source, message) for item, message in _problems(e)]
+        first = problems[0][0]
+        raise ConfigError(f"{first}: " + "; ".join(m if where == first else f"{where}: {m}"
+                                                   for where, m in problems)) from None
 
 
-def format_validation_error(error: pydantic.ValidationError) -> str:
-    """One line per problem, joined: 'train.steps: Input should be greater than or equal to 1'."""
+def _problems(error: pydantic.ValidationError) -> list[tuple[dict, str]]:
+    """Each problem with its message: 'train.steps: Input should be greater than or equal to 1'."""
     messages = []
     for item in error.errors():
         key = ".".join(str(part) for part in item["loc"])
         if item["type"] == "extra_forbidden":
-            messages.append(f"unknown key {key!r}" + _known_keys_hint(item["loc"]))
+            messages.append((item, f"unknown key {key!r}" + _known_keys_hint(item["loc"])))
         elif item["type"] == "value_error":
-            messages.append(str(item["ctx"]["error"]))
+            messages.append((item, str(item["ctx"]["error"])))
         else:
-            messages.append(f"{key}: {item['msg']} (got {item['input']!r})" if key else item["msg"])
-    return "; ".join(messages)
+            messages.append((item, f"{key}: {item['msg']} (got {item['input']!r})" if key else item["msg"]))
+    return messages
+
+
+def _blame(item: dict, overrides: Mapping[str, str]) -> str | None:
+    """The --set that a problem comes from, if one does."""
+    key = ".".join(str(part) for part in item["loc"][:2])
+    if key in overrides:
+        return f"--set {overrides[key]!r}"
+    message = str(item.get("ctx", {}).get("error", ""))
+    for name, text in overrides.items():  # a check across keys (loc is the section) that names this key
+        if name.startswith(f"{key}.") and name in message:
+            return f"--set {text!r}"
+    return None
 
 
 def _known_keys_hint(loc: tuple[Any, ...]) -> str:

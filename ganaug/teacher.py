@@ -13,15 +13,16 @@ import json
 from dataclasses import asdict, dataclass
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
 from ganaug.classify import ClassifierSpec, TensorSet, TrainSettings, create_classifier, train_classifier
 from ganaug.classify.train import predict
 from ganaug.data import Split
 from ganaug.fit.run_dir import RunDir
+from ganaug.errors import GanaugError
 from ganaug.io import atomic_dir, read_json
+from ganaug.seeding import seeded
+from ganaug.tensorfile import load_into, save_tensors
 
 FOLDER = "teacher"
 ARCHITECTURE = "small-cnn"
@@ -62,17 +63,16 @@ def get_teacher(run: RunDir, device: torch.device, *, progress: bool = True) -> 
 def train_teacher(run: RunDir, device: torch.device, *, progress: bool = True) -> Teacher:
     pool, split = run.load_data()
     train, val = torch.tensor(split.train), torch.tensor(split.val)
-    torch.manual_seed(SETTINGS.seed)
-    model = create_classifier(ARCHITECTURE, ClassifierSpec(pool.channels, pool.num_classes, pool.image_size))
-    result = train_classifier(model, TensorSet.real(pool.images[train], pool.labels[train], pool.num_classes),
-                              pool.images[val], pool.labels[val], SETTINGS, real_classes=pool.num_classes,
-                              device=device, progress=progress, desc="teacher")
+    with seeded(SETTINGS.seed):  # its own stream: a run that trains a teacher mid-fit still resumes exactly
+        model = create_classifier(ARCHITECTURE, ClassifierSpec(pool.channels, pool.num_classes, pool.image_size))
+        result = train_classifier(model, TensorSet.real(pool.images[train], pool.labels[train], pool.num_classes),
+                                  pool.images[val], pool.labels[val], SETTINGS, real_classes=pool.num_classes,
+                                  device=device, progress=progress, desc="teacher")
     info = {"architecture": ARCHITECTURE, "classes": pool.class_names, "val_accuracy": result.val_accuracy,
             "best_epoch": result.best_epoch, "epochs_run": result.epochs_run, "train_images": len(split.train),
             "val_images": len(split.val), "split_hash": split_hash(split), "settings": asdict(SETTINGS)}
     with atomic_dir(run.root / FOLDER) as tmp:
-        save_file({k: v.detach().cpu().contiguous() for k, v in result.model.state_dict().items()},
-                  str(tmp / "weights.safetensors"))
+        save_tensors(tmp / "weights.safetensors", result.model.state_dict())
         (tmp / "teacher.json").write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
     return Teacher(result.model, info)
 
@@ -81,13 +81,15 @@ def _load(run: RunDir, device: torch.device) -> Teacher | None:
     folder = run.root / FOLDER
     if not (folder / "teacher.json").is_file():
         return None
+    data = run.data_record()
     try:
         info = read_json(folder / "teacher.json")
-        data = run.read_info()["data"]
-        model = create_classifier(info["architecture"],
-                                  ClassifierSpec(data["channels"], len(info["classes"]), data["image_size"]))
-        model.load_state_dict(load_file(folder / "weights.safetensors"))
-    except (OSError, ValueError, KeyError, RuntimeError, SafetensorError):
+        if info["classes"] != data.classes:
+            return None  # made for other classes: train a new one in its place
+        model = create_classifier(info["architecture"], ClassifierSpec(data.channels, len(data.classes),
+                                                                       data.image_size))
+        load_into(model, folder / "weights.safetensors", advice="")
+    except (GanaugError, KeyError, TypeError):
         return None  # unreadable: train a new one in its place
     return Teacher(model.to(device).eval(), info)
 

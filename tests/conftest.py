@@ -7,6 +7,8 @@ installed package (digits, mnist5k) or written by the test into tmp_path.
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
 import struct
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -190,3 +192,75 @@ def run_copy(tiny_runs, tmp_path) -> Callable[[str], Path]:
         return Path(shutil.copytree(tiny_runs[name], tmp_path / f"{name}-copy"))
 
     return copy
+
+
+def _mount_tmpfs(where: Path, options: str) -> bool:
+    """Mount a tmpfs (root only, where the sandbox allows it); False if it cannot be done here."""
+    import subprocess
+
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        return False
+    where.mkdir(parents=True, exist_ok=True)
+    return subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)],
+                          capture_output=True).returncode == 0
+
+
+def _unmount(where: Path) -> None:
+    import subprocess
+
+    subprocess.run(["umount", "-l", str(where)], capture_output=True)
+
+
+@pytest.fixture
+def read_only_folder(tmp_path) -> Path:
+    """An empty folder nobody may write to: a read-only tmpfs as root, else a folder without write permission."""
+    where = tmp_path / "read_only"
+    if _mount_tmpfs(where, "ro,size=1m"):
+        yield where
+        _unmount(where)
+        return
+    if os.geteuid() == 0:
+        pytest.skip("cannot make a read-only folder here (root ignores permissions and mount is not allowed)")
+    where.mkdir()
+    where.chmod(0o555)
+    yield where
+    where.chmod(0o755)
+
+
+@pytest.fixture
+def small_disk(tmp_path) -> Path:
+    """A nearly full file system (a 2 MiB tmpfs as root); skips where none can be mounted."""
+    where = tmp_path / "small_disk"
+    if not _mount_tmpfs(where, "size=2m"):
+        pytest.skip("cannot mount a small tmpfs here")
+    yield where
+    _unmount(where)
+
+
+@pytest.fixture
+def umask_022():
+    old = os.umask(0o022)
+    yield
+    os.umask(old)
+
+
+@pytest.fixture
+def break_loss(monkeypatch) -> Callable[..., None]:
+    """break_loss(step, key="loss_g", value=nan): the GAN step's `key` metric becomes `value` at that step."""
+
+    def apply(bad_step: int, key: str = "loss_g", value: float = float("nan")) -> None:
+        from ganaug.fit.step import GanStep
+
+        original = GanStep.__call__
+        calls = {"n": 0}
+
+        def step(self):
+            out = original(self)
+            calls["n"] += 1
+            if calls["n"] == bad_step:
+                out[key] = torch.tensor(value)
+            return out
+
+        monkeypatch.setattr(GanStep, "__call__", step)
+
+    return apply

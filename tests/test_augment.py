@@ -182,8 +182,10 @@ def test_killed_mid_write_leaves_no_set_and_a_rerun_completes(tmp_path, tiny_run
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     assert not out.exists(), "a killed augment must not leave a set under the final name"
+    assert len(list(tmp_path.glob(".s.*.tmp"))) == 1  # the dead process's temporary folder
     subprocess.run(args[:8] + ["50"] + args[9:], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     assert len(SynthSet(out)) == 50
+    assert [p.name for p in tmp_path.iterdir()] == ["s"], "the rerun removed the dead process's temporaries"
 
 
 @pytest.mark.parametrize("args, message", [

@@ -172,8 +172,9 @@ def test_strategy_names_and_ratios():
     assert parse_strategies("baseline,classic,uniform+classic,cas") == [
         ("baseline", False), ("baseline", True), ("uniform", True), ("cas", False)]
     assert parse_ratios("2,0.5,1,1") == [0.5, 1.0, 2.0]
-    with pytest.raises(GanaugError, match="--ratios must be positive"):
-        parse_ratios("0,1")
+    for bad in ("0,1", "nan", "inf", "1,-2", "1e9"):
+        with pytest.raises(GanaugError, match="--ratios must be finite .* above 0"):
+            parse_ratios(bad)
     with pytest.raises(GanaugError, match="--ratios must be numbers"):
         parse_ratios("a,b")
     assert [c.key for c in build_grid([("baseline", True)], [1.0], 2)] == ["classic|0|0", "classic|0|1"]

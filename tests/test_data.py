@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import errno
+import os
+import struct
+import zlib
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -9,6 +15,7 @@ from PIL import Image
 
 from ganaug.config import DataConfig
 from ganaug.data import ImagePool, InMemoryBatches, Split, load_pool, make_split
+from ganaug.data.folder import decode
 from ganaug.errors import DataError
 
 
@@ -242,6 +249,152 @@ def test_image_folder_errors(tmp_path, write_image_folder):
         load_pool(DataConfig(source="folder", root=str(root)))
 
 
+def _two_classes(tmp_path, write_image_folder) -> Path:
+    return write_image_folder(tmp_path / "imgs", {"a": [("L", (16, 16), "png")] * 4,
+                                                  "b": [("L", (16, 16), "png")] * 4})
+
+
+def test_image_folder_counts_each_file_once_and_lists_skipped_files(tmp_path, write_image_folder):
+    root = _two_classes(tmp_path, write_image_folder)
+    os.symlink(root / "a", root / "a" / "loop")  # a folder link loop: torchvision walked it 40 levels deep
+    os.symlink(root / "a" / "img0.png", root / "a" / "same.png")  # the same file twice in one class
+    pool = load_pool(DataConfig(source="folder", root=str(root), image_size=16))
+    assert pool.labels.tolist() == [0] * 4 + [1] * 4
+    (root / "a" / "notes.txt").write_text("not an image")
+    (root / "README.md").write_text("not a class")
+    (root / "a" / ".DS_Store").write_bytes(b"hidden: ignored")
+    (root / ".cache").mkdir()  # hidden: not a class
+    pool = load_pool(DataConfig(source="folder", root=str(root), image_size=16))
+    assert pool.class_names == ["a", "b"] and pool.labels.tolist() == [0] * 4 + [1] * 4
+    assert pool.skipped == ("README.md", os.path.join("a", "notes.txt"))
+    # the images of a nested folder are found too, after the class folder's own
+    first = torch.from_numpy(np.array(Image.open(root / "b" / "img0.png")))
+    (root / "b" / "more").mkdir()
+    (root / "b" / "img0.png").rename(root / "b" / "more" / "img9.png")
+    pool = load_pool(DataConfig(source="folder", root=str(root), image_size=16))
+    assert pool.labels.tolist() == [0] * 4 + [1] * 4
+    assert torch.equal(pool.images[-1, 0], first)
+
+
+def test_image_folder_file_in_two_classes_is_an_error(tmp_path, write_image_folder):
+    root = _two_classes(tmp_path, write_image_folder)
+    os.symlink(root, root / "a" / "up")  # class a now also reaches every image of class b
+    with pytest.raises(DataError, match="'b'") as info:
+        load_pool(DataConfig(source="folder", root=str(root), image_size=16))
+    assert "'a'" in str(info.value) and "one class" in str(info.value)
+
+
+def test_image_folder_without_class_folders(tmp_path, write_image_folder):
+    root = write_image_folder(tmp_path / "imgs", {"a": [("L", (16, 16), "png")]})
+    (root / "a" / "img0.png").rename(root / "img0.png")
+    (root / "a").rmdir()
+    with pytest.raises(DataError, match="no class folders"):
+        load_pool(DataConfig(source="folder", root=str(root)))
+
+
+def _deny(name: str, real):
+    """`real` (os.scandir or Image.open), refusing the path called `name` as the kernel would."""
+
+    def call(path=".", *args, **kwargs):
+        if Path(path).name == name:
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real(path, *args, **kwargs)
+
+    return call
+
+
+def test_image_folder_permission_denied(tmp_path, write_image_folder, monkeypatch):
+    # Tests may run as root, who can read anything, so access is denied by patching.
+    root = _two_classes(tmp_path, write_image_folder)
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "scandir", _deny("b", os.scandir))  # torchvision's os.walk silently skipped it
+        with pytest.raises(DataError, match="permission denied") as info:
+            load_pool(DataConfig(source="folder", root=str(root)))
+    assert str(root / "b") in str(info.value)
+    monkeypatch.setattr(Image, "open", _deny("img2.png", Image.open))
+    with pytest.raises(DataError, match="permission denied") as info:
+        load_pool(DataConfig(source="folder", root=str(root)))
+    assert "img2.png" in str(info.value)
+
+
+def _blank_png(path: Path, width: int, height: int) -> Path:
+    """A valid 1-bit PNG, written by hand: Pillow would hold width x height bytes in memory to write it."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    rows = bytes(1 + (width + 7) // 8) * height  # filter byte 0 and all-black bits, row after row
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0))
+                     + chunk(b"IDAT", zlib.compress(rows, 9)) + chunk(b"IEND", b""))
+    return path
+
+
+def test_image_folder_refuses_decompression_bombs(tmp_path, write_image_folder, monkeypatch):
+    root = _two_classes(tmp_path, write_image_folder)
+    bomb = _blank_png(root / "a" / "bomb.png", 14000, 14000)
+    assert bomb.stat().st_size < 100_000  # cheap to write, 196 million pixels to decode
+    with pytest.raises(DataError, match="bomb.png") as info:  # Pillow raised DecompressionBombError
+        load_pool(DataConfig(source="folder", root=str(root)))
+    assert "196,000,000 pixels" in str(info.value) and "shrink" in str(info.value)
+    # Between the limit and twice it, Pillow only warns, and then decoded the whole image.
+    bomb.unlink()
+    _blank_png(root / "b" / "big.png", 40, 40)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    with pytest.raises(DataError, match="big.png") as info:
+        load_pool(DataConfig(source="folder", root=str(root)))
+    assert "40 x 40 = 1,600 pixels" in str(info.value) and "shrink" in str(info.value)
+
+
+def test_image_folder_16_bit_grey_png_uses_its_full_range(tmp_path):
+    values = np.linspace(0, 65535, 32 * 32).round().astype(np.uint16).reshape(32, 32)
+    for cls in ("a", "b"):
+        (tmp_path / cls).mkdir()
+        Image.fromarray(values).save(tmp_path / cls / "deep.png")
+    assert Image.open(tmp_path / "a" / "deep.png").mode == "I;16"
+    pool = load_pool(DataConfig(source="folder", root=str(tmp_path), image_size=32))
+    assert pool.images.shape == (2, 1, 32, 32)  # 16-bit grey is grey
+    expected = torch.from_numpy(values.astype(np.float64) * 255 / 65535)
+    assert (pool.images[0, 0].double() - expected).abs().max() <= 1  # convert("RGB") clipped them at 255
+
+
+def test_image_folder_refuses_float_images(tmp_path, write_image_folder):
+    root = _two_classes(tmp_path, write_image_folder)
+    Image.fromarray(np.full((16, 16), 0.5, dtype=np.float32)).save(root / "b" / "float.tif")
+    with pytest.raises(DataError, match=r"float\.tif.*mode F \(32-bit float\).*8- or 16-bit PNG"):
+        load_pool(DataConfig(source="folder", root=str(root)))
+
+
+def _mode_image(mode: str) -> Image.Image:
+    wide = np.array([[0, 257], [32768, 65535]], dtype=np.uint16)
+    if mode in ("I;16", "I;16B", "I;16L"):
+        return Image.frombytes(mode, (2, 2), wide.astype(">u2" if mode == "I;16B" else "<u2").tobytes())
+    if mode == "I":
+        return Image.fromarray(wide.astype(np.int32))
+    return Image.fromarray(np.array([[0, 64], [128, 255]], dtype=np.uint8)).convert(mode)
+
+
+@pytest.mark.parametrize("mode, channels", [("I;16", 1), ("I;16B", 1), ("I;16L", 1), ("I", 1), ("1", 1), ("L", 1),
+                                            ("LA", 1), ("P", 3), ("PA", 3), ("RGB", 3), ("RGBA", 3),
+                                            ("CMYK", 3), ("YCbCr", 3)])
+def test_every_supported_pixel_mode_decodes_to_uint8(mode, channels):
+    image = _mode_image(mode)
+    assert image.mode == mode
+    pixels = decode(image, "x.png")
+    assert pixels.dtype == torch.uint8 and pixels.shape == (channels, 2, 2)
+    if mode.startswith("I"):  # value * 255 / 65535, rounded
+        assert pixels[0].tolist() == [[0, 1], [128, 255]]
+    elif mode in ("L", "LA", "RGB", "RGBA", "P"):
+        assert pixels[0].tolist() == [[0, 64], [128, 255]]
+
+
+def test_unsupported_pixel_modes_are_refused_by_name():
+    with pytest.raises(DataError, match="x.tif.*mode F \\(32-bit float\\)"):
+        decode(Image.new("F", (2, 2)), "x.tif")
+    with pytest.raises(DataError, match="mode HSV"):
+        decode(Image.new("HSV", (2, 2)), "x.tif")
+    with pytest.raises(DataError, match="outside 0..65535"):
+        decode(Image.new("I", (2, 2), 70000), "x.tif")
+
+
 # ---------------------------------------------------------------- torchvision files
 
 
@@ -272,3 +425,20 @@ def test_torchvision_missing_files_do_not_download(tmp_path):
 def test_torchvision_unknown_class(tmp_path):
     with pytest.raises(DataError, match="Mnist"):
         load_pool(DataConfig(source="torchvision:Mnist", root=str(tmp_path)))
+
+
+def test_torchvision_damaged_files_are_not_called_missing(tmp_path, write_mnist):
+    root = write_mnist(tmp_path / "tv")
+    images = root / "MNIST" / "raw" / "train-images-idx3-ubyte"
+    images.write_bytes(images.read_bytes()[: images.stat().st_size // 2])  # a download cut short
+    with pytest.raises(DataError, match="cannot be read") as info:
+        load_pool(DataConfig(source="torchvision:MNIST", root=str(root)))
+    message = str(info.value)
+    assert "MNIST (train)" in message and "damaged" in message and "replace" in message
+    assert "not found" not in message and "download" not in message
+    # a file that is really missing is still asked for
+    write_mnist(root)
+    (root / "MNIST" / "raw" / "t10k-labels-idx1-ubyte").unlink()
+    with pytest.raises(DataError, match="MNIST .* not found") as info:
+        load_pool(DataConfig(source="torchvision:MNIST", root=str(root)))
+    assert "put its files there or set data.download = true" in str(info.value)

@@ -72,7 +72,8 @@ def test_fit_digits_writes_a_complete_run_directory(tmp_path, cli, tiny_args):
     assert len(info["sessions"]) == 1 and info["sessions"][0]["steps"] == 6
 
     split = json.loads((out / "split.json").read_text())
-    assert set(split) == {"train", "val", "test", "fingerprint"}
+    assert set(split) == {"train", "val", "test", "fingerprint", "classes"}
+    assert split["classes"] == info["data"]["classes"]
     assert split["fingerprint"] == info["data"]["fingerprint"]
 
     rows = metrics(out)
@@ -97,7 +98,8 @@ def test_fit_digits_writes_a_complete_run_directory(tmp_path, cli, tiny_args):
     # the checkpoint restores into freshly built models
     pool = load_pool(recipe.data)
     parts = build_parts(recipe, pool, torch.device("cpu"))
-    batches = run_module.InMemoryBatches(pool.images, pool.labels, 16, 0)
+    train = torch.tensor(json.loads((out / "split.json").read_text())["train"])
+    batches = run_module.InMemoryBatches(pool.images[train], pool.labels[train], 16, 0)
     assert load_checkpoint(newest, parts, batches) == 6
     saved = load_file(newest / "generator.safetensors")
     for name, value in parts.generator.state_dict().items():
@@ -150,7 +152,7 @@ def test_training_uses_exactly_the_saved_train_split(tmp_path, tiny_overrides, m
     expected = make_split(pool, recipe.data.val_fraction, recipe.data.test_fraction, 5, 4)
     saved = json.loads((out / "split.json").read_text())
     assert saved == {"train": expected.train, "val": expected.val, "test": expected.test,
-                     "fingerprint": pool.fingerprint()}
+                     "fingerprint": pool.fingerprint(), "classes": pool.class_names}
     assert len(expected.train) == 50
     # the sampler holds the training images and nothing else
     assert torch.equal(seen["images"], pool.images[expected.train])
@@ -272,26 +274,12 @@ def test_resume_of_a_finished_run_with_more_steps_then_nothing_to_do(tmp_path, c
 DIVERGE = dict(log__every=100, log__checkpoint_every=2, log__keep_checkpoints=10, log__sample_every=100)
 
 
-def _nan_at(monkeypatch, bad_step: int) -> None:
-    original = GanStep.__call__
-    calls = {"n": 0}
-
-    def step(self):
-        out = original(self)
-        calls["n"] += 1
-        if calls["n"] == bad_step:
-            out["loss_g"] = torch.tensor(float("nan"))
-        return out
-
-    monkeypatch.setattr(GanStep, "__call__", step)
-
-
 def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_checkpoint(tmp_path, cli, tiny_args, cli_error,
-                                                                          hash_files, monkeypatch):
+                                                                          hash_files, break_loss):
     clean = tmp_path / "clean"
     assert cli(["fit", "digits", "--out", clean, "--steps", 4, *tiny_args(**DIVERGE)]).exit_code == 0
 
-    _nan_at(monkeypatch, 5)
+    break_loss(5)
     out = tmp_path / "run"
     result = cli(["fit", "digits", "--out", out, "--steps", 10, *tiny_args(**DIVERGE)])
     assert result.exit_code == 2
@@ -307,7 +295,8 @@ def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_checkpoint(tmp_p
     recipe = validate(tomllib.loads((out / "config.toml").read_text()))
     pool = load_pool(recipe.data)
     parts = build_parts(recipe, pool, torch.device("cpu"))
-    batches = run_module.InMemoryBatches(pool.images, pool.labels, 16, 0)
+    train = torch.tensor(json.loads((out / "split.json").read_text())["train"])
+    batches = run_module.InMemoryBatches(pool.images[train], pool.labels[train], 16, 0)
     assert load_checkpoint(last, parts, batches) == 4
     assert all(p.isfinite().all() for p in parts.generator.parameters())
 

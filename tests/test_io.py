@@ -14,13 +14,6 @@ def mode(path) -> int:
     return stat.S_IMODE(os.stat(path).st_mode)
 
 
-@pytest.fixture
-def umask_022():
-    old = os.umask(0o022)
-    yield
-    os.umask(old)
-
-
 def test_new_file_and_folder_get_umask_permissions(tmp_path, umask_022):
     write_text(tmp_path / "a.md", "x")
     with atomic_dir(tmp_path / "set") as folder:

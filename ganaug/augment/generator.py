@@ -11,8 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file
 from torch import Tensor, nn
 
 from ganaug.data.pixels import to_uint8
@@ -22,6 +20,7 @@ from ganaug.fit.device import autocast_dtype, resolve_device
 from ganaug.fit.run import gan_spec
 from ganaug.fit.run_dir import RunDir
 from ganaug.gan.models import create_gan
+from ganaug.tensorfile import load_into
 
 
 @dataclass
@@ -53,23 +52,17 @@ class RunGenerator:
         """checkpoint: a step number, a checkpoint folder, or "best" (lowest validation FID); None takes the newest."""
         run = RunDir.open(Path(run_dir))
         recipe = run.load_recipe()
-        data = run.read_info().get("data")
-        if not data:
-            raise RunDirError(f"{run.root} has no run.json data record; it was never started, run ganaug fit first")
+        data = run.data_record()  # checked against split.json and config.toml
         folder = _checkpoint_folder(run, checkpoint)
         torch_device = resolve_device(device)
-        spec = gan_spec(recipe, data["channels"], data["image_size"], len(data["classes"]))
+        spec = gan_spec(recipe, data.channels, data.image_size, len(data.classes))
         generator, _ = create_gan(recipe.model.name, spec)
-        try:
-            generator.load_state_dict(load_file(folder / EMA_FILE))
-        except (OSError, RuntimeError, SafetensorError) as e:
-            raise RunDirError(f"cannot load the generator from {folder} ({str(e).splitlines()[0]}); "
-                              "pick another --checkpoint") from None
+        load_into(generator, folder / EMA_FILE, advice="pick another --checkpoint")
         memory_format = torch.channels_last if recipe.train.channels_last else torch.contiguous_format
         generator.to(torch_device, memory_format=memory_format).eval().requires_grad_(False)
-        return cls(generator, run, str(folder.relative_to(run.root)), list(data["classes"]), data["channels"],
-                   data["image_size"], recipe.model.z_dim, recipe.model.conditional, data["source"],
-                   data["fingerprint"], autocast_dtype(recipe.train.precision, torch_device))
+        return cls(generator, run, str(folder.relative_to(run.root)), list(data.classes), data.channels,
+                   data.image_size, recipe.model.z_dim, recipe.model.conditional, data.source,
+                   data.fingerprint, autocast_dtype(recipe.train.precision, torch_device))
 
     def noise(self, seeds: Tensor) -> Tensor:
         """One z per 64-bit seed (numpy's SeedSequence uses every bit; torch's CPU generator only 32)."""

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ganaug.errors import GanaugError
+from ganaug.errors import UsageError
 from ganaug.registry import Registry
 
 
@@ -87,10 +87,10 @@ class Labeller:
     def check(self, *, conditional: bool, has_teacher: bool, where: str) -> None:
         """Fail with a clear message if `where` lacks what this strategy needs."""
         if self.needs_conditional and not conditional:
-            raise GanaugError(f"--labels {self.name} needs a conditional GAN, but {where} is unconditional; "
+            raise UsageError(f"--labels {self.name} needs a conditional GAN, but {where} is unconditional; "
                               "use uniform, extra, argmax or soft, or train with model.conditional = true")
         if self.needs_teacher and not has_teacher:
-            raise GanaugError(f"--labels {self.name} needs teacher probabilities, which {where} lacks; "
+            raise UsageError(f"--labels {self.name} needs teacher probabilities, which {where} lacks; "
                               f"generate it with ganaug augment --labels {self.name}")
 
 
@@ -101,7 +101,7 @@ def create_labeller(name: str) -> Labeller:
     try:
         return LABELLERS.get(name)()
     except KeyError as e:
-        raise GanaugError(str(e.args[0])) from None
+        raise UsageError(str(e.args[0])) from None
 
 
 def _register(cls: type[Labeller]) -> type[Labeller]:
@@ -110,7 +110,7 @@ def _register(cls: type[Labeller]) -> type[Labeller]:
 
 def _teacher(info: SampleInfo, name: str) -> Tensor:
     if info.teacher_probs is None:
-        raise GanaugError(f"--labels {name} needs teacher probabilities; generate the set with a teacher")
+        raise UsageError(f"--labels {name} needs teacher probabilities; generate the set with a teacher")
     return info.teacher_probs
 
 
@@ -162,7 +162,7 @@ class GeneratedFor(Labeller):
 
     def assigned_class(self, info: SampleInfo) -> Tensor:
         if info.generated_for is None:
-            raise GanaugError("--labels conditional needs the class each image was generated for (a conditional run)")
+            raise UsageError("--labels conditional needs the class each image was generated for (a conditional run)")
         return info.generated_for
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from ganaug.errors import GanaugError
+from ganaug.errors import UsageError
 
 
 @dataclass(frozen=True)
@@ -22,30 +22,30 @@ def plan_quotas(*, count: int | None = None, per_class: int | Mapping[int | str,
     given = [name for name, value in (("--count", count), ("--per-class", per_class), ("--balance", balance or None))
              if value is not None]
     if len(given) != 1:
-        raise GanaugError(f"give exactly one of --count N, --per-class N or --balance (got {', '.join(given) or 'none'})")
+        raise UsageError(f"give exactly one of --count N, --per-class N or --balance (got {', '.join(given) or 'none'})")
     if count is not None:
         if count < 1:
-            raise GanaugError(f"--count must be at least 1, not {count}")
+            raise UsageError(f"--count must be at least 1, not {count}")
         return Quotas(count)
     if balance:
         largest = max(train_counts)
         wanted = tuple(largest - n for n in train_counts)
         if not sum(wanted):
-            raise GanaugError("--balance has nothing to do: every class already has "
+            raise UsageError("--balance has nothing to do: every class already has "
                               f"{largest} training images; use --count or --per-class")
         return Quotas(sum(wanted), wanted)
     if isinstance(per_class, int):
         if per_class < 1:
-            raise GanaugError(f"--per-class must be at least 1, not {per_class}")
+            raise UsageError(f"--per-class must be at least 1, not {per_class}")
         return Quotas(per_class * len(class_names), (per_class,) * len(class_names))
     wanted_by_class = [0] * len(class_names)
     for key, number in dict(per_class).items():
         index = class_names.index(key) if key in class_names else key
         if not isinstance(index, int) or not 0 <= index < len(class_names):
-            raise GanaugError(f"per-class quota for unknown class {key!r}; classes are {', '.join(class_names)}")
+            raise UsageError(f"per-class quota for unknown class {key!r}; classes are {', '.join(class_names)}")
         if number < 0:
-            raise GanaugError(f"per-class quota for class {key!r} is negative ({number})")
+            raise UsageError(f"per-class quota for class {key!r} is negative ({number})")
         wanted_by_class[index] = number
     if not sum(wanted_by_class):
-        raise GanaugError("the per-class quotas ask for no images at all")
+        raise UsageError("the per-class quotas ask for no images at all")
     return Quotas(sum(wanted_by_class), tuple(wanted_by_class))

@@ -28,9 +28,9 @@ from ganaug.augment.quotas import Quotas, plan_quotas
 from ganaug.augment.realism_filter import RealismFilter
 from ganaug.augment.synthset import FORMAT, MANIFEST, SynthSet, SynthSetWriter, teacher_columns
 from ganaug.teacher import Teacher, get_teacher
-from ganaug.errors import GanaugError
+from ganaug.errors import UsageError
 from ganaug.fit.pictures import save_image_grid
-from ganaug.io import atomic_dir
+from ganaug.io import child, new_folder, safe_names
 
 FORMATS = ("csv", "parquet", "folder")
 PREVIEW = "preview.png"
@@ -56,6 +56,7 @@ def augment(run_dir: str | Path, out: str | Path, *, count: int | None = None,
     out = Path(out)
     _check_request(out, formats, min_confidence, drop_worst, shard_size, seed)
     generator = RunGenerator.load(run_dir, checkpoint, device)
+    split = generator.run.load_split()
     labeller = create_labeller(labels or default_strategy(generator.conditional))
     labeller.check(conditional=generator.conditional, has_teacher=True, where=f"run {str(run_dir)!r}")
     quotas = plan_quotas(count=count, per_class=per_class, balance=balance, class_names=generator.class_names,
@@ -65,37 +66,46 @@ def augment(run_dir: str | Path, out: str | Path, *, count: int | None = None,
             or (quotas.per_class is not None and not generator.conditional)):
         teacher = get_teacher(generator.run, generator.device, progress=progress)
     realism = RealismFilter(generator, teacher, drop_worst, seed) if drop_worst is not None else None
-    table_format = "parquet" if "parquet" in formats else "csv"
-    with atomic_dir(out) as tmp:
-        writer = SynthSetWriter(tmp, shard_size, table_format)
-        sampler = _Sampler(generator, teacher, labeller, quotas, min_confidence, realism, seed)
-        folder = tmp / "folder" if "folder" in formats else None
-        preview = _Preview()
-        with tqdm(total=quotas.total, desc="augment", unit="img", disable=not progress) as bar:
-            for images, info, seeds, scores in sampler:
-                first = sampler.accepted - len(images)
-                writer.add(images, _rows(first, seeds, info, scores, generator))
-                if folder is not None:
-                    _export_pngs(folder, images, range(first, sampler.accepted), labeller, info, generator.class_names)
-                preview.add(images, labeller.assigned_class(info))
-                bar.update(len(images))
-                bar.set_postfix(accepted=f"{sampler.accepted / max(sampler.generated, 1):.0%}")
-        shards = writer.close()
-        preview.save(tmp / PREVIEW)
+    sampler = _Sampler(generator, teacher, labeller, quotas, min_confidence, realism, seed)
+    folder_names = safe_names(generator.class_names) if "folder" in formats else None
+    with new_folder(out, what="synthetic set") as tmp:  # renamed onto `out` only when complete
+        table, shards = _write_images(tmp, sampler, formats, shard_size, folder_names, progress)
         manifest = {
-            "format": FORMAT, "ganaug": __version__, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "run": str(Path(run_dir).resolve()), "checkpoint": generator.checkpoint, "source": generator.source,
+            "format": FORMAT, "ganaug": __version__,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "run": str(generator.run.root.resolve()), "run_id": generator.run.id, "split": split.id,
+            "checkpoint": generator.checkpoint, "source": generator.source,
             "fingerprint": generator.fingerprint, "class_names": generator.class_names,
-            "conditional": generator.conditional, "channels": generator.channels, "image_size": generator.image_size,
-            "count": sampler.accepted, "labels": labeller.name, "teacher": teacher.info if teacher else None,
-            "min_confidence": min_confidence, "drop_worst": drop_worst,
-            "realism_threshold": realism.threshold if realism else None, "seed": seed, "generated": sampler.generated,
-            "rejected": sampler.generated - sampler.accepted, "quotas": list(quotas.per_class or []) or quotas.total,
-            "table": writer.table_file, "shards": shards,
+            "conditional": generator.conditional, "channels": generator.channels,
+            "image_size": generator.image_size, "count": sampler.accepted, "labels": labeller.name,
+            "teacher": teacher.info if teacher else None, "min_confidence": min_confidence,
+            "drop_worst": drop_worst, "realism_threshold": realism.threshold if realism else None, "seed": seed,
+            "generated": sampler.generated, "rejected": sampler.generated - sampler.accepted,
+            "quotas": list(quotas.per_class or []) or quotas.total, "table": table, "shards": shards,
+            **({"folder_names": folder_names} if folder_names else {}),
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
     return AugmentResult(SynthSet(out), teacher.info if teacher else None, sampler.generated,
                          time.perf_counter() - started)
+
+
+def _write_images(tmp: Path, sampler: _Sampler, formats: Sequence[str], shard_size: int,
+                  folder_names: list[str] | None, progress: bool) -> tuple[str, list[dict]]:
+    """Stream the sampler's images into shards, the table, the preview and (folder_names given) a PNG tree."""
+    writer = SynthSetWriter(tmp, shard_size, "parquet" if "parquet" in formats else "csv")
+    preview, labeller, generator = _Preview(), sampler.labeller, sampler.generator
+    with tqdm(total=sampler.quotas.total, desc="augment", unit="img", disable=not progress) as bar:
+        for images, info, seeds, scores in sampler:
+            first = sampler.accepted - len(images)
+            writer.add(images, _rows(first, seeds, info, scores, generator))
+            if folder_names is not None:
+                _export_pngs(tmp / "folder", images, range(first, sampler.accepted), labeller, info, folder_names)
+            preview.add(images, labeller.assigned_class(info))
+            bar.update(len(images))
+            bar.set_postfix(accepted=f"{sampler.accepted / max(sampler.generated, 1):.0%}")
+    shards = writer.close()
+    preview.save(tmp / PREVIEW)
+    return writer.table_file, shards
 
 
 class _Sampler:
@@ -114,7 +124,7 @@ class _Sampler:
     def __iter__(self):
         while self.accepted < self.quotas.total:
             if self.generated >= self.limit:
-                raise GanaugError(
+                raise UsageError(
                     f"only {self.accepted} of {self.quotas.total} images were accepted after generating "
                     f"{self.generated}; lower --min-confidence or --drop-worst, or ask for fewer images of the "
                     "rarest classes")
@@ -194,15 +204,15 @@ def _rows(first: int, seeds: Tensor, info: SampleInfo, realism: Tensor | None, g
 
 
 def _export_pngs(folder: Path, images: Tensor, indices: range, labeller: Labeller, info: SampleInfo,
-                 class_names: list[str]) -> None:
-    """A class-per-folder PNG tree, for tools that read image folders."""
+                 folder_names: list[str]) -> None:
+    """A class-per-folder PNG tree, for tools that read image folders (folder_names: from io.safe_names)."""
     assigned = labeller.assigned_class(info)
     fallback = "extra" if labeller.extra_output else "unlabelled"
     for j, (image, index) in enumerate(zip(images, indices)):
-        name = class_names[int(assigned[j])] if assigned is not None else fallback
-        (folder / name).mkdir(parents=True, exist_ok=True)
+        target = child(folder, folder_names[int(assigned[j])] if assigned is not None else fallback)
+        target.mkdir(parents=True, exist_ok=True)
         pixels = image.permute(1, 2, 0).numpy()
-        Image.fromarray(pixels[:, :, 0] if pixels.shape[2] == 1 else pixels).save(folder / name / f"{index:07d}.png")
+        Image.fromarray(pixels[:, :, 0] if pixels.shape[2] == 1 else pixels).save(target / f"{index:07d}.png")
 
 
 def _train_counts(generator: RunGenerator) -> list[int]:
@@ -211,23 +221,28 @@ def _train_counts(generator: RunGenerator) -> list[int]:
     return torch.bincount(pool.labels[train], minlength=pool.num_classes).tolist()
 
 
+def _check_new(out: Path) -> None:
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise UsageError(f"{str(out)!r} already exists; choose another --out or delete it first "
+                         "(a synthetic set is never overwritten)")
+
+
 def _check_request(out: Path, formats: Sequence[str], min_confidence: float | None, drop_worst: float | None,
                    shard_size: int, seed: int) -> None:
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise GanaugError(f"{str(out)!r} already exists; choose another --out or delete it first")
+    _check_new(out)
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
-        raise GanaugError(f"--format {unknown[0]!r} is not one of {', '.join(FORMATS)}")
+        raise UsageError(f"--format {unknown[0]!r} is not one of {', '.join(FORMATS)}")
     if "parquet" in formats:
         try:
             import pyarrow  # noqa: F401
         except ImportError:
-            raise GanaugError("--format parquet needs pyarrow: pip install 'ganaug[parquet]', or use csv") from None
+            raise UsageError("--format parquet needs pyarrow: pip install 'ganaug[parquet]', or use csv") from None
     if min_confidence is not None and not 0 < min_confidence <= 1:
-        raise GanaugError(f"--min-confidence must be in (0, 1], not {min_confidence}")
+        raise UsageError(f"--min-confidence must be in (0, 1], not {min_confidence}")
     if drop_worst is not None and not 0 < drop_worst < 1:
-        raise GanaugError(f"--drop-worst is the fraction of images to leave out, in (0, 1), not {drop_worst}")
+        raise UsageError(f"--drop-worst is the fraction of images to leave out, in (0, 1), not {drop_worst}")
     if not 0 <= seed < 2**31:
-        raise GanaugError(f"--seed must be from 0 to 2**31 - 1, not {seed}")
+        raise UsageError(f"--seed must be from 0 to 2**31 - 1, not {seed}")
     if shard_size < 1:
-        raise GanaugError(f"shard_size must be at least 1, not {shard_size}")
+        raise UsageError(f"shard_size must be at least 1, not {shard_size}")

@@ -51,13 +51,20 @@ class SmallCnn(nn.Module):
         return self.head(self.body(x))
 
 
+def check_classifier(name: str) -> None:
+    """Fail now, not after minutes of set-up, if `name` is neither a registered classifier nor a timm model."""
+    import timm
+
+    if name not in CLASSIFIERS and not timm.is_model(name):
+        raise ConfigError(f"unknown classifier {name!r}; use {', '.join(CLASSIFIERS.names())} or a timm model name "
+                          "such as resnet18 (see timm.list_models())")
+
+
 def create_classifier(name: str, spec: ClassifierSpec) -> nn.Module:
     """A registered classifier, else a timm model of that name, untrained."""
+    check_classifier(name)
     if name in CLASSIFIERS:
         return CLASSIFIERS.get(name)(spec)
     import timm
 
-    if not timm.is_model(name):
-        raise ConfigError(f"unknown classifier {name!r}; use {', '.join(CLASSIFIERS.names())} or a timm model name "
-                          "such as resnet18 (see timm.list_models())")
     return timm.create_model(name, pretrained=False, in_chans=spec.in_chans, num_classes=spec.num_classes)

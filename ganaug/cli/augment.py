@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from ganaug.config import SEED_MAX
+
 STRATEGIES = ["extra", "argmax", "argmax-dynamic", "uniform", "conditional", "soft"]
 
 
@@ -23,7 +25,7 @@ STRATEGIES = ["extra", "argmax", "argmax-dynamic", "uniform", "conditional", "so
               "score in the teacher's feature space against the training split; the table records each score).")
 @click.option("--format", "formats", multiple=True, type=click.Choice(["csv", "parquet", "folder"]),
               help="Table as csv (default) or parquet; folder also writes a class-per-folder PNG tree. Repeatable.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(0, SEED_MAX), default=0, show_default=True)
 @click.option("--checkpoint", help="Checkpoint step, or best (lowest validation FID, when fit evaluated); "
               "default: the newest.")
 @click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]))

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from ganaug.config import SEED_MAX
+
 
 @click.command("evaluate")
 @click.argument("run_dir", type=click.Path(path_type=Path))
@@ -14,7 +16,7 @@ import click
 @click.option("--features", default="teacher", show_default=True,
               help="Feature space: the run's teacher, or package.module:function returning an nn.Module "
                    "that maps uint8 images to N x D features.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(0, SEED_MAX), default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]))
 def evaluate_command(run_dir: Path, checkpoint: str | None, count: int, features: str, seed: int, device: str) -> None:
     """Measure the run's generator against its validation split; write RUN_DIR/evaluation/<checkpoint>/."""

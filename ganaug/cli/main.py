@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
 from ganaug import __version__
 from ganaug.errors import GanaugError
+from ganaug.io import USER_ERRNOS, describe_os_error
+
+INTERRUPTED = {
+    "fit": "a run with a checkpoint is kept (continue it with --resume); a new run without one was removed",
+    "augment": "nothing was written (a set appears under its name only when complete)",
+    "evaluate": "no report was written",
+    "compare": "finished cells are kept in runs.csv; run the same command again to continue",
+}
 
 
 class Group(click.Group):
@@ -16,11 +24,34 @@ class Group(click.Group):
         try:
             return super().invoke(ctx)
         except GanaugError as e:
-            click.echo(f"ganaug: error: {e}", err=True)
-            sys.exit(2)
+            _fail(str(e))
+        except click.UsageError as e:  # click's own checks (types, ranges, choices): one line as well
+            command = f"ganaug {ctx.invoked_subcommand}" if ctx.invoked_subcommand else "ganaug"
+            _fail(f"{e.format_message()} (see {command} --help)")
+        except OSError as e:
+            if e.errno not in USER_ERRNOS:
+                raise
+            _fail(describe_os_error(e))
+        except (MemoryError, RuntimeError) as e:
+            if not _out_of_memory(e):
+                raise
+            _fail("out of memory; lower train.batch_size or the model widths (fit), --count (evaluate), or the "
+                  "image size")
         except KeyboardInterrupt:
-            click.echo("ganaug: interrupted; checkpoints written so far are intact (continue with --resume)", err=True)
+            done = INTERRUPTED.get(ctx.invoked_subcommand or "", "")
+            click.echo(f"ganaug: interrupted{'; ' + done if done else ''}", err=True)
             sys.exit(130)
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f"ganaug: error: {' '.join(message.split())}", err=True)
+    sys.exit(2)
+
+
+def _out_of_memory(error: BaseException) -> bool:
+    """MemoryError, torch's OutOfMemoryError (GPU) or its CPU allocator's failure."""
+    return (isinstance(error, MemoryError) or type(error).__name__ == "OutOfMemoryError"
+            or "can't allocate memory" in str(error))
 
 
 @click.group(cls=Group)

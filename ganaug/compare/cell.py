@@ -10,9 +10,10 @@ from sklearn.metrics import f1_score, recall_score
 
 from ganaug.classify import (ClassifierSpec, TensorSet, TrainResult, TrainSettings, create_classifier,
                              train_classifier)
-from ganaug.classify.train import predict
+from ganaug.classify.train import LossFn, predict
 from ganaug.compare.data import CompareData
 from ganaug.compare.grid import Cell
+from ganaug.seeding import seeded
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,12 @@ def train_cell(data: CompareData, cell: Cell, settings: ClassifierSettings,
     """The cell's classifier, trained from the cell's seed with its epoch picked on validation; the test split
     is not touched."""
     train, outputs, loss = data.training_set(cell)
-    torch.manual_seed(cell.seed)
+    with seeded(cell.seed):
+        return _train(data, cell, settings, device, train, outputs, loss), train
+
+
+def _train(data: CompareData, cell: Cell, settings: ClassifierSettings, device: torch.device, train: TensorSet,
+           outputs: int, loss: LossFn) -> TrainResult:
     model = create_classifier(settings.model, ClassifierSpec(data.channels, outputs, data.image_size))
     # Classical augmentation: random affine for every data set; left-right flips only for colour images
     # (natural photos), never for grey ones such as digits, where a mirrored 2 is not a 2.
@@ -39,7 +45,7 @@ def train_cell(data: CompareData, cell: Cell, settings: ClassifierSettings,
                                    patience=settings.patience, classic=cell.classic, flip=data.channels == 3,
                                    seed=cell.seed, schedule=settings.schedule)
     return train_classifier(model, train, data.val.images, data.val.labels, train_settings,
-                            real_classes=data.num_classes, loss_fn=loss, device=device), train
+                            real_classes=data.num_classes, loss_fn=loss, device=device)
 
 
 def run_cell(data: CompareData, cell: Cell, settings: ClassifierSettings, device: torch.device) -> dict:

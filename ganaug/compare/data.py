@@ -7,6 +7,7 @@ set must come from the same data (its fingerprint is checked).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,7 +19,7 @@ from ganaug.augment.synthset import SynthSet
 from ganaug.classify import TensorSet
 from ganaug.classify.train import LossFn
 from ganaug.compare.grid import CAS, Cell
-from ganaug.errors import GanaugError
+from ganaug.errors import RunDirError, UsageError
 from ganaug.fit.run_dir import RunDir
 from ganaug.wrap.loss import AugmentedLoss
 
@@ -30,6 +31,32 @@ class Images:
     labels: Tensor
 
 
+@dataclass(frozen=True)
+class Provenance:
+    """Which run and split the real data is: a synthetic set must have been made from exactly these."""
+
+    run_id: str
+    split_id: str
+    fingerprint: str
+    run_root: str
+
+    def check(self, synthetic: SynthSet) -> None:
+        """Refuse a set from other data, another split of it (its GAN may have seen this run's validation and
+        test images), or another run."""
+        m, where = synthetic.manifest, f"the synthetic set {str(synthetic.root)!r}"
+        if m.get("fingerprint") != self.fingerprint:
+            raise RunDirError(f"{where} was made from other data than the run {self.run_root!r}; "
+                              "use a set generated from this run")
+        if m.get("split") != self.split_id:
+            reason = ("records no split (made by an older ganaug)" if m.get("split") is None
+                      else "comes from a GAN trained on another split of this data, which may have seen this "
+                           "run's validation and test images")
+            raise RunDirError(f"{where} {reason}; generate one from this run with ganaug augment")
+        if m.get("run_id") != self.run_id:
+            raise RunDirError(f"{where} was made from another run ({m.get('run')!r}) than {self.run_root!r}; "
+                              "use a set generated from this run")
+
+
 @dataclass
 class CompareData:
     class_names: list[str]
@@ -39,6 +66,7 @@ class CompareData:
     synthetic: SynthSet | None
     synthetic_images: Tensor | None
     synthetic_info: SampleInfo | None
+    provenance: Provenance
 
     @property
     def num_classes(self) -> int:
@@ -53,19 +81,23 @@ class CompareData:
         return self.train.images.shape[-1]
 
     @classmethod
-    def load(cls, run: RunDir, synthetic: SynthSet | None) -> CompareData:
+    def load(cls, run: RunDir, synthetic: SynthSet | None = None) -> CompareData:
+        """The run's real splits, and the synthetic set (checked to come from this run and split), if given."""
         pool, split = run.load_data()
-        if synthetic is not None and synthetic.manifest["fingerprint"] != split.fingerprint:
-            raise GanaugError(f"the synthetic set {synthetic.root} was made from other data than {run.root}; "
-                              "use a set generated from this run")
 
         def part(indices: list[int]) -> Images:
             rows = torch.tensor(indices)
             return Images(pool.images[rows], pool.labels[rows])
 
-        return cls(pool.class_names, part(split.train), part(split.val), part(split.test), synthetic,
-                   synthetic.all_images() if synthetic is not None else None,
-                   synthetic.sample_info() if synthetic is not None else None)
+        data = cls(pool.class_names, part(split.train), part(split.val), part(split.test), None, None, None,
+                   Provenance(run.id, split.id, split.fingerprint, str(run.root)))
+        return data if synthetic is None else data.with_synthetic(synthetic)
+
+    def with_synthetic(self, synthetic: SynthSet) -> CompareData:
+        """This data with a synthetic set, which must come from this run's GAN on this very split."""
+        self.provenance.check(synthetic)
+        return dataclasses.replace(self, synthetic=synthetic, synthetic_images=synthetic.all_images(),
+                                   synthetic_info=synthetic.sample_info())
 
     def labeller_for(self, cell: Cell) -> Labeller | None:
         if cell.strategy == "baseline":
@@ -81,12 +113,12 @@ class CompareData:
             if labeller is None:
                 continue
             if self.synthetic is None:
-                raise GanaugError(f"strategy {cell.name} needs a synthetic set")
+                raise UsageError(f"strategy {cell.name} needs a synthetic set")
             labeller.check(conditional=self.synthetic.conditional, has_teacher=self.synthetic.has_teacher,
                            where=f"the synthetic set {str(self.synthetic.root)!r}")
             wanted = round(cell.ratio * len(self.train.labels))
             if wanted > len(self.synthetic):
-                raise GanaugError(f"ratio {cell.ratio:g} needs {wanted} synthetic images but "
+                raise UsageError(f"ratio {cell.ratio:g} needs {wanted} synthetic images but "
                                   f"{self.synthetic.root} has {len(self.synthetic)}; generate more or lower --ratios")
 
     def training_set(self, cell: Cell) -> tuple[TensorSet, int, LossFn]:

@@ -8,11 +8,12 @@ strategy on top of classical augmentation (`uniform+classic`), and `cas`
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ganaug.augment.labellers import LABELLERS
-from ganaug.errors import GanaugError
+from ganaug.errors import UsageError
 
 PLAIN = ("baseline", "classic")
 CAS = "cas"
@@ -46,7 +47,7 @@ def parse_strategies(text: str | Sequence[str]) -> list[tuple[str, bool]]:
     """'baseline,classic,uniform,uniform+classic' -> [(strategy, classic), ...], checked."""
     names = [n.strip() for n in (text.split(",") if isinstance(text, str) else text) if n.strip()]
     if not names:
-        raise GanaugError("--strategies is empty; name at least one, e.g. baseline,classic,uniform")
+        raise UsageError("--strategies is empty; name at least one, e.g. baseline,classic,uniform")
     parsed = []
     for name in names:
         base, plus, rest = name.partition("+")
@@ -58,20 +59,26 @@ def parse_strategies(text: str | Sequence[str]) -> list[tuple[str, bool]]:
             parsed.append((CAS, False))
         else:
             choices = ", ".join([*PLAIN, *LABELLERS.names(), CAS])
-            raise GanaugError(f"unknown strategy {name!r} in --strategies; choose from {choices}, "
+            raise UsageError(f"unknown strategy {name!r} in --strategies; choose from {choices}, "
                               "or a labelling strategy with +classic (e.g. uniform+classic)")
     if len(set(parsed)) != len(parsed):
-        raise GanaugError(f"--strategies names a strategy twice: {','.join(names)}")
+        raise UsageError(f"--strategies names a strategy twice: {','.join(names)}")
     return parsed
+
+
+MAX_RATIO = 1000
+"""Synthetic images per real one; beyond this a grid would generate more than any comparison can train on."""
+MAX_SEEDS = 1000
 
 
 def parse_ratios(text: str | Sequence[float]) -> list[float]:
     try:
         ratios = [float(r) for r in (text.split(",") if isinstance(text, str) else text)]
-    except ValueError:
-        raise GanaugError(f"--ratios must be numbers separated by commas, e.g. 0.5,1,2 (got {text!r})") from None
-    if not ratios or any(r <= 0 for r in ratios):
-        raise GanaugError(f"--ratios must be positive synthetic-per-real ratios, e.g. 0.5,1,2 (got {text!r})")
+    except (ValueError, TypeError):
+        raise UsageError(f"--ratios must be numbers separated by commas, e.g. 0.5,1,2 (got {text!r})") from None
+    if not ratios or not all(math.isfinite(r) and 0 < r <= MAX_RATIO for r in ratios):
+        raise UsageError(f"--ratios must be finite synthetic-per-real ratios above 0 and at most {MAX_RATIO}, "
+                         f"e.g. 0.5,1,2 (got {text!r})")
     return sorted(set(ratios))
 
 
@@ -80,8 +87,8 @@ def build_grid(strategies: list[tuple[str, bool]], ratios: list[float], seeds: i
 
     Every cell of seed s trains from seed s: differences between strategies are paired.
     """
-    if seeds < 1:
-        raise GanaugError(f"--seeds must be at least 1, not {seeds}")
+    if not 1 <= seeds <= MAX_SEEDS:
+        raise UsageError(f"--seeds must be from 1 to {MAX_SEEDS}, not {seeds}")
     cells = []
     for seed in range(seeds):
         for strategy, classic in strategies:

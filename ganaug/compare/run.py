@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import platform
+import shutil
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -31,11 +32,12 @@ from ganaug.compare.data import CompareData
 from ganaug.compare.grid import build_grid, parse_ratios, parse_strategies
 from ganaug.compare.report import plot_accuracy, write_summary
 from ganaug.compare.stats import summarise
-from ganaug.data import Split
-from ganaug.errors import GanaugError
+from ganaug.classify.models import check_classifier
+from ganaug.compare.grid import Cell
+from ganaug.errors import OutputError, RunDirError, UsageError
 from ganaug.fit.device import resolve_device
 from ganaug.fit.run_dir import RunDir
-from ganaug.io import atomic_path, read_json, write_json
+from ganaug.io import atomic_path, output_folder, read_json, write_json
 
 SETTINGS_FILE = "compare.json"
 QUALITY_FILE = "synthetic_quality.json"
@@ -57,17 +59,28 @@ def compare(run_dir: str | Path, out: str | Path, *, synthetic: str | Path | Non
             progress: bool = True) -> CompareResult:
     run, out, torch_device = RunDir.open(Path(run_dir)), Path(out), resolve_device(device)
     cells = build_grid(parse_strategies(strategies), parse_ratios(ratios), seeds)
+    check_classifier(classifier.model)
     fixed = {"run": str(run.root.resolve()), "synthetic": str(Path(synthetic).resolve()) if synthetic else None,
              **asdict(classifier)}
-    _open_out(out, fixed)
-    synth = _synthetic_set(run, out, synthetic, max(c.ratio for c in cells), progress) \
-        if any(c.uses_gan for c in cells) else None
-    data = CompareData.load(run, synth)
-    data.check(cells)
-    quality = _synthetic_quality(run, data, out, torch_device, progress) if synth is not None else None
-    write_json(out / SETTINGS_FILE, {"settings": fixed, "strategies": strategies, "ratios": ratios, "seeds": seeds,
-                                     "command": sys.argv, "environment": _environment(torch_device)})
+    # Bad data, or a --synthetic set from another run or split, fail before anything is written.
+    data = CompareData.load(run, SynthSet(synthetic) if synthetic is not None else None)
+    _check_settings(out, fixed)
+    with output_folder(out, what="results folder", keep_on_error=lambda: (out / "runs.csv").is_file()):
+        if _check_settings(out, fixed):  # again, now that this process holds the folder
+            _clear_setup(out)
+        write_json(out / SETTINGS_FILE, {"settings": fixed, "strategies": strategies, "ratios": ratios,
+                                         "seeds": seeds, "command": sys.argv,
+                                         "environment": _environment(torch_device)})
+        if data.synthetic is None and any(c.uses_gan for c in cells):
+            data = data.with_synthetic(_generate_synthetic(run, out, max(c.ratio for c in cells), progress))
+        data.check(cells)
+        quality = _synthetic_quality(run, data, out, torch_device, progress) if data.synthetic else None
+        return _run_grid(run, out, data, cells, classifier, torch_device, quality, progress)
 
+
+def _run_grid(run: RunDir, out: Path, data: CompareData, cells: list[Cell], classifier: ClassifierSettings,
+              torch_device: torch.device, quality: dict | None, progress: bool) -> CompareResult:
+    """Train the cells not yet in runs.csv (rewritten after each), then summarise and plot."""
     rows = _read_runs(out)
     done = {row["key"] for row in rows}
     todo = [c for c in cells if c.key not in done]
@@ -90,27 +103,43 @@ def compare(run_dir: str | Path, out: str | Path, *, synthetic: str | Path | Non
     return CompareResult(out, runs, summary)
 
 
-def _open_out(out: Path, fixed: dict) -> None:
-    """A new folder, or one this comparison (same run and classifier settings) started before."""
-    if (out / SETTINGS_FILE).is_file():
-        before = read_json(out / SETTINGS_FILE)["settings"]
-        changed = [k for k in fixed if before.get(k) != fixed[k]]
-        if changed:
-            raise GanaugError(f"{out} holds a comparison with other {', '.join(changed)} ({before[changed[0]]!r}); "
-                              "use a new --out, or the same settings to continue it")
-    elif out.exists() and any(out.iterdir()):
-        raise GanaugError(f"{str(out)!r} exists and is not a ganaug comparison; choose another --out")
-    out.mkdir(parents=True, exist_ok=True)
+def _check_settings(out: Path, fixed: dict) -> bool:
+    """`out` must be new, a comparison with these settings (to continue), or one set up that never finished
+    a cell (nothing to lose: True, its set-up may be cleared and started afresh)."""
+    if not out.exists():
+        return False
+    if not out.is_dir():
+        raise OutputError(f"results folder {str(out)!r} exists and is not a folder; choose another --out")
+    settings = out / SETTINGS_FILE
+    if not settings.is_file():
+        if any(out.iterdir()):
+            raise UsageError(f"{str(out)!r} exists and is not a ganaug comparison; choose another --out")
+        return False
+    if not (out / "runs.csv").is_file():
+        return True
+    before = read_json(settings)
+    before = before.get("settings") if isinstance(before, dict) else None
+    if not isinstance(before, dict):
+        raise RunDirError(f"{settings} is damaged (no settings); restore it, or choose another --out")
+    changed = [k for k in fixed if before.get(k) != fixed[k]]
+    if changed:
+        raise UsageError(f"{out} holds a comparison with other {', '.join(changed)} ({before.get(changed[0])!r}); "
+                         "use a new --out, or the same settings to continue it")
+    return False
 
 
-def _synthetic_set(run: RunDir, out: Path, given: str | Path | None, max_ratio: float, progress: bool) -> SynthSet:
-    if given is not None:
-        return SynthSet(given)
+def _clear_setup(out: Path) -> None:
+    """What a comparison that finished no cell left behind (killed or stopped during set-up)."""
+    for leftover in (out / SETTINGS_FILE, out / QUALITY_FILE):
+        leftover.unlink(missing_ok=True)
+    shutil.rmtree(out / "synthetic", ignore_errors=True)
+
+
+def _generate_synthetic(run: RunDir, out: Path, max_ratio: float, progress: bool) -> SynthSet:
     target = out / "synthetic"
     if (target / MANIFEST).is_file():  # made by an earlier, interrupted call
         return SynthSet(target)
-    train = len(Split.load(run.split).train)
-    count = math.ceil(max_ratio * train) * OVERSAMPLE
+    count = math.ceil(max_ratio * len(run.load_split().train)) * OVERSAMPLE
     # soft labels train the teacher, so the set carries teacher probabilities for argmax, soft and CAS.
     return augment(run.root, target, count=count, labels="soft", progress=progress).synthetic
 

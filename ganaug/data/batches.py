@@ -50,6 +50,12 @@ class InMemoryBatches:
         }
 
     def load_state_dict(self, state: dict[str, Tensor]) -> None:
+        """Restore a saved position; a state that does not fit these images is a ValueError."""
+        order, position = state["order"], int(state["position"])
+        n = len(self.images)
+        if order.dtype != torch.int64 or order.shape != (n,) or not torch.equal(order.sort().values, torch.arange(n)):
+            raise ValueError(f"the saved batch order is not a permutation of the {n} training images")
+        if not 0 <= position <= n:
+            raise ValueError(f"the saved batch position {position} is outside 0..{n}")
         self.generator.set_state(state["generator"])
-        self.order = state["order"].clone()
-        self.position = int(state["position"])
+        self.order, self.position = order.clone(), position

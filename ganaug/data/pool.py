@@ -25,6 +25,8 @@ class ImagePool:
     source: str
     official_test: Tensor | None = None
     """bool, N: True for images from the source's own test split, if it has one."""
+    skipped: tuple[str, ...] = ()
+    """Files a folder source left out because they are not images (by extension), relative to its root."""
 
     @property
     def num_classes(self) -> int:

@@ -8,22 +8,26 @@ under `data.root`), or `folder` (one sub-folder per class under `data.root`).
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
+from urllib.error import URLError
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
-from torchvision.transforms.v2 import functional as TF
+from PIL import Image
 from tqdm.auto import tqdm
 
+from ganaug.data.folder import decode, read_image, scan_folder
 from ganaug.data.pool import ImagePool, convert_channels, fit_to_size
 from ganaug.errors import DataError
+from ganaug.io import first_line
 from ganaug.registry import Registry
 
 if TYPE_CHECKING:
     from ganaug.config import DataConfig
+
+T = TypeVar("T")
 
 SOURCES: Registry[Callable[["DataConfig"], ImagePool]] = Registry("data source")
 
@@ -76,49 +80,53 @@ def torchvision_dataset(config: DataConfig) -> ImagePool:
     for part, kwargs in parts.items():
         try:
             subsets[part] = cls(str(root), download=config.download, **kwargs)
-        except (RuntimeError, FileNotFoundError, OSError) as e:
-            hint = "put its files there or set data.download = true" if not config.download else str(e)
-            raise DataError(f"torchvision data set {name} ({part}) not found under {root}: {hint}") from None
-        except Exception as e:  # corrupt files: torchvision's readers assert, unpickle, index...
-            raise DataError(f"torchvision data set {name} ({part}) under {root} cannot be read "
-                            f"({_first_line(e)}); replace its files") from None
+        except Exception as e:  # torchvision's readers assert, unpickle, index... on damaged files
+            raise _torchvision_error(f"torchvision data set {name} ({part})", root, e, config.download) from None
     classes = [str(c) for c in getattr(subsets["train"], "classes", [])]
-    samples = [sample for part, ds in subsets.items() for sample in _iterate(ds, f"{name} {part}")]
+    samples = [sample for part, ds in subsets.items()
+               for sample in _progress(_decoded(ds, f"{name} {part}"), len(ds), f"{name} {part}")]
     if not classes:
         classes = [str(c) for c in range(max(label for _, label in samples) + 1)]
     official_test = None
     if "test" in subsets:
         official_test = torch.arange(len(samples)) >= len(subsets["train"])
-    return _from_pil(samples, classes, f"torchvision:{name}", config, official_test)
+    return _from_tensors(samples, classes, f"torchvision:{name}", config, official_test)
+
+
+def _torchvision_error(what: str, root: Path, error: Exception, download: bool) -> DataError:
+    """Missing files ask for files (or a download); files that are there but do not parse ask to be replaced."""
+    text = first_line(error)
+    if isinstance(error, PermissionError):
+        return DataError(f"{what} under {root} cannot be read: permission denied ({text}); make its files readable")
+    said_missing = isinstance(error, RuntimeError) and ("not found" in text.lower() or "download" in text.lower())
+    if isinstance(error, (FileNotFoundError, URLError)) or said_missing:
+        hint = f"it could not be downloaded ({text})" if download else "put its files there or set data.download = true"
+        return DataError(f"{what} not found under {root}: {hint}")
+    again = " or delete them to download them again" if download else ""
+    return DataError(f"{what} under {root} cannot be read ({text}): its files are damaged; replace them{again}")
 
 
 @SOURCES.register("folder")
 def image_folder(config: DataConfig) -> ImagePool:
-    """One sub-folder per class, PNG/JPEG/..., grey or colour, any sizes."""
-    from torchvision.datasets import ImageFolder
-
+    """One sub-folder per class, PNG/JPEG/..., grey or colour, any sizes; other files are skipped and listed."""
     root = Path(config.root).expanduser()
-    if not root.is_dir():
-        raise DataError(f"image folder {str(root)!r} does not exist; set data.root to a folder with one sub-folder per class")
-    try:
-        folder = ImageFolder(str(root), loader=_open_image)
-    except FileNotFoundError as e:
-        raise DataError(f"image folder {str(root)!r}: {_first_line(e)}; every class needs at least one image") from None
-    return _from_pil(_iterate(folder, root.name), folder.classes, f"folder:{root}", config)
+    scan = scan_folder(root)
+    samples = _progress(((read_image(path), label) for path, label in scan.files), len(scan.files), root.name)
+    return _from_tensors(samples, scan.classes, f"folder:{root}", config, skipped=scan.skipped)
 
 
-def _open_image(path: str) -> Image.Image:
-    try:
-        with Image.open(path) as image:
-            image.load()
-            return image
-    except (UnidentifiedImageError, OSError, SyntaxError) as e:
-        raise DataError(f"cannot read image {path!r} ({_first_line(e)}); remove or replace the file") from None
+def _decoded(dataset: torch.utils.data.Dataset, name: str) -> Iterator[tuple[torch.Tensor, int]]:
+    """A torchvision data set's (image, label) pairs, its PIL images decoded like image files."""
+    for i in range(len(dataset)):
+        image, label = dataset[i]
+        if not isinstance(image, Image.Image):
+            raise DataError(f"{name} yields {type(image).__name__} images; ganaug reads PIL images")
+        yield decode(image, f"{name} image {i}"), label
 
 
-def _iterate(dataset: torch.utils.data.Dataset, name: str) -> Iterable[tuple[Image.Image, int]]:
-    return tqdm((dataset[i] for i in range(len(dataset))), total=len(dataset), desc=f"reading {name}",
-                unit="img", leave=False, mininterval=1.0)
+def _progress(samples: Iterator[T], total: int, name: str) -> Iterable[T]:
+    """A bar over images as they are decoded: an error raised while decoding closes (and clears) it."""
+    return tqdm(samples, total=total, desc=f"reading {name}", unit="img", leave=False, mininterval=1.0)
 
 
 def _from_arrays(images: torch.Tensor, labels: np.ndarray, classes: list[str], source: str, config: DataConfig) -> ImagePool:
@@ -126,29 +134,24 @@ def _from_arrays(images: torch.Tensor, labels: np.ndarray, classes: list[str], s
     return ImagePool(resized, torch.as_tensor(labels, dtype=torch.int64), classes, source)
 
 
-def _from_pil(
-    samples: Iterable[tuple[Image.Image, int]],
+def _from_tensors(
+    samples: Iterable[tuple[torch.Tensor, int]],
     classes: list[str],
     source: str,
     config: DataConfig,
     official_test: torch.Tensor | None = None,
+    skipped: tuple[str, ...] = (),
 ) -> ImagePool:
-    images, labels, all_grey = [], [], True
+    """Decoded images of any sizes, grey (1 channel) or colour (3), into one pool at the model's size."""
+    images, labels = [], []
     for image, label in samples:
-        if not isinstance(image, Image.Image):
-            raise DataError(f"{source} yields {type(image).__name__} images; ganaug reads PIL images")
-        all_grey &= image.mode in ("1", "L", "LA", "I", "I;16", "F")
-        images.append(TF.pil_to_tensor(image.convert("RGB")))
+        images.append(image)
         labels.append(label)
     if not images:
         raise DataError(f"{source} contains no images")
+    if any(image.shape[0] == 3 for image in images):  # colour anywhere: grey images become grey RGB
+        images = [image.expand(3, -1, -1) for image in images]
     same_size = all(image.shape == images[0].shape for image in images)
     resized = fit_to_size(torch.stack(images) if same_size else images, config.image_size)
-    channels = config.channels or (1 if all_grey else 3)
-    # Grey images were widened to RGB with equal channels: take one back exactly.
-    resized = resized[:, :1].contiguous() if channels == 1 and all_grey else convert_channels(resized, channels)
-    return ImagePool(resized, torch.tensor(labels), list(classes), source, official_test)
-
-
-def _first_line(error: BaseException) -> str:
-    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    resized = convert_channels(resized, config.channels)
+    return ImagePool(resized, torch.tensor(labels), list(classes), source, official_test, skipped)

@@ -7,15 +7,29 @@ saw, selects on validation and tests on data neither has touched.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+import pydantic
 from sklearn.model_selection import train_test_split
 
 from ganaug.data.pool import ImagePool
-from ganaug.errors import DataError
+from ganaug.errors import DataError, RunDirError
 from ganaug.io import read_json, write_json
+
+
+class _SplitRecord(pydantic.BaseModel):
+    """split.json as written; anything else in it means it was damaged or edited."""
+
+    model_config = pydantic.ConfigDict(extra="forbid", strict=True)
+    train: list[int]
+    val: list[int]
+    test: list[int]
+    fingerprint: str
+    classes: list[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -25,13 +39,45 @@ class Split:
     test: list[int]
     fingerprint: str
     """The data pool's fingerprint: a split only makes sense for the data it was made from."""
+    classes: list[str] | None = None
+    """The data's class names (None in runs made before ganaug recorded them)."""
+
+    @property
+    def id(self) -> str:
+        """Identifies exactly these images in these roles, so a synthetic set can be matched to its split."""
+        payload = json.dumps([self.train, self.val, self.test, self.fingerprint])
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
     def save(self, path: Path) -> None:
         write_json(path, asdict(self))
 
     @classmethod
     def load(cls, path: Path) -> Split:
-        return cls(**read_json(path))
+        """split.json, checked for its keys and types; a damaged file is a RunDirError."""
+        try:
+            record = _SplitRecord.model_validate(read_json(path))
+        except pydantic.ValidationError as e:
+            item = e.errors()[0]
+            where = ".".join(map(str, item["loc"])) or "the file"
+            raise RunDirError(f"{path} is damaged ({where}: {item['msg']}); restore it, or start a new run") from None
+        return cls(**record.model_dump())
+
+    def check(self, pool: ImagePool, path: Path | str = "split.json") -> None:
+        """The split must index this pool: in range, no image twice, and (where recorded) the same classes."""
+        roles = {"train": self.train, "val": self.val, "test": self.test}
+        seen: set[int] = set()
+        for role, indices in roles.items():
+            bad = next((i for i in indices if not 0 <= i < len(pool.labels)), None)
+            if bad is not None:
+                raise RunDirError(f"{path} is damaged: {role} index {bad} is outside the data's "
+                                  f"{len(pool.labels)} images; restore it, or start a new run")
+            if len(set(indices)) != len(indices) or seen & set(indices):
+                raise RunDirError(f"{path} is damaged: an image appears twice in the split ({role}); "
+                                  "restore it, or start a new run")
+            seen |= set(indices)
+        if self.classes is not None and self.classes != pool.class_names:
+            raise RunDirError(f"{path} was made for the classes {', '.join(self.classes)}, but the data now has "
+                              f"{', '.join(pool.class_names)}; restore the data, or start a new run")
 
 
 def make_split(
@@ -57,7 +103,8 @@ def make_split(
         train, val = _stratified(rest, labels, val_fraction / (1 - test_fraction), seed + 1, pool.class_names)
     if train_per_class:
         train = _cap_per_class(train, labels, train_per_class, seed)
-    return Split(sorted(map(int, train)), sorted(map(int, val)), sorted(map(int, test)), pool.fingerprint())
+    return Split(sorted(map(int, train)), sorted(map(int, val)), sorted(map(int, test)), pool.fingerprint(),
+                 list(pool.class_names))
 
 
 def _stratified(
@@ -72,7 +119,8 @@ def _stratified(
     try:
         kept, held = train_test_split(indices, test_size=fraction, random_state=seed, stratify=labels[indices])
     except ValueError as e:
-        raise DataError(f"cannot split the data: {e}; use fewer classes or more images per class") from None
+        raise DataError(f"cannot split the data ({e}); change data.val_fraction / data.test_fraction, "
+                        "or add images") from None
     return kept, held
 
 

@@ -14,14 +14,17 @@ from pathlib import Path
 import torch
 
 from ganaug.augment.generator import RunGenerator
-from ganaug.errors import GanaugError
+from ganaug.config import SEED_MAX
+from ganaug.errors import UsageError
 from ganaug.evaluate.measure import Reference, measure
 from ganaug.evaluate.report import write_report
+from ganaug.io import output_folder
 from ganaug.metrics.features import TEACHER
 
 EVAL_SEED = 1 << 40
 """Evaluation images use seeds from here on, so they never coincide with `augment`'s default seeds 0, 1, 2, ..."""
 MIN_COUNT = 20
+MAX_COUNT = 100_000
 
 
 @dataclass
@@ -33,10 +36,19 @@ class Evaluation:
 def evaluate(run_dir: str | Path, *, checkpoint: str | int | None = None, count: int = 2000, features: str = TEACHER,
              device: str = "auto", seed: int = 0, progress: bool = True) -> Evaluation:
     """FID/KID, precision/recall/density/coverage, memorisation and (conditional runs) label agreement."""
-    if count < MIN_COUNT:
-        raise GanaugError(f"--count must be at least {MIN_COUNT} for the metrics to mean anything, not {count}")
+    if not MIN_COUNT <= count <= MAX_COUNT:
+        raise UsageError(f"--count must be at least {MIN_COUNT} for the metrics to mean anything and at most "
+                         f"{MAX_COUNT} (memory), not {count}")
+    if not 0 <= seed <= SEED_MAX:
+        raise UsageError(f"--seed must be from 0 to {SEED_MAX}, not {seed}")
     started = time.perf_counter()
     generator = RunGenerator.load(run_dir, checkpoint, device)
+    with output_folder(generator.run.root / "evaluation", what="evaluation folder"):  # one evaluate at a time
+        return _evaluate(generator, count, features, seed, started, progress)
+
+
+def _evaluate(generator: RunGenerator, count: int, features: str, seed: int, started: float,
+              progress: bool) -> Evaluation:
     reference = Reference.for_run(generator.run, generator.device, features=features, progress=progress)
     labels = torch.arange(count) % generator.num_classes if generator.conditional else None
     images = torch.cat([generator.generate(torch.arange(start, min(start + 512, count)) + EVAL_SEED + seed,

@@ -12,20 +12,34 @@ import json
 import shutil
 from pathlib import Path
 
+import pydantic
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
-from torch import Tensor
+from torch import Tensor, nn
 
 from ganaug import __version__
 from ganaug.data.batches import InMemoryBatches
-from ganaug.errors import RunDirError
+from ganaug.errors import RunDirError, TrainingDiverged
 from ganaug.fit.step import GanParts
-from ganaug.io import atomic_dir
+from ganaug.io import atomic_dir, first_line, read_json
+from ganaug.tensorfile import load_into, load_tensors, save_tensors
 
-FORMAT = 1
+FORMAT = 2
+"""2: the training step's own RNG stream (rng.step); 1 (still read): torch's global CPU RNG (rng.cpu)."""
+READABLE = (1, 2)
 EMA_FILE = "ema_generator.safetensors"
 BEST_INFO = "best.json"
+RESUME_ADVICE = "delete that checkpoint folder to resume from an older one"
+
+
+class CheckpointState(pydantic.BaseModel):
+    """state.json: what a checkpoint holds besides tensors."""
+
+    model_config = pydantic.ConfigDict(extra="forbid", strict=True)
+    format: int
+    ganaug: str
+    step: int = pydantic.Field(ge=0)
+    ema_updates: int = pydantic.Field(ge=0)
+    optimizers: dict[str, dict]
 
 
 def checkpoint_name(step: int) -> str:
@@ -38,10 +52,11 @@ def list_checkpoints(folder: Path) -> list[Path]:
 
 
 def save_checkpoint(folder: Path, step: int, parts: GanParts, batches: InMemoryBatches) -> Path:
+    """Write checkpoints/step_XXXXXXX/ whole or not at all; weights that are not finite are never written."""
+    modules = {"generator": parts.generator, "discriminator": parts.discriminator, "ema generator": parts.ema.module}
+    check_finite(modules, step)
     target = folder / checkpoint_name(step)
-    training: dict[str, Tensor] = {"rng.cpu": torch.get_rng_state()}
-    if torch.cuda.is_initialized():
-        training.update({f"rng.cuda.{i}": s for i, s in enumerate(torch.cuda.get_rng_state_all())})
+    training: dict[str, Tensor] = {"rng.step": parts.rng.get_state()}
     training.update({f"batches.{k}": v for k, v in batches.state_dict().items()})
     optimizers = {}
     for name, opt in (("opt_g", parts.opt_g), ("opt_d", parts.opt_d)):
@@ -51,45 +66,69 @@ def save_checkpoint(folder: Path, step: int, parts: GanParts, batches: InMemoryB
     state = {"format": FORMAT, "ganaug": __version__, "step": step, "ema_updates": parts.ema.updates,
              "optimizers": optimizers}
     with atomic_dir(target) as tmp:
-        _save(parts.generator.state_dict(), tmp / "generator.safetensors")
-        _save(parts.discriminator.state_dict(), tmp / "discriminator.safetensors")
-        _save(parts.ema.module.state_dict(), tmp / EMA_FILE)
-        _save(training, tmp / "training_state.safetensors")
+        save_tensors(tmp / "generator.safetensors", parts.generator.state_dict())
+        save_tensors(tmp / "discriminator.safetensors", parts.discriminator.state_dict())
+        save_tensors(tmp / EMA_FILE, parts.ema.module.state_dict())
+        save_tensors(tmp / "training_state.safetensors", training)
         (tmp / "state.json").write_text(json.dumps(state, indent=1))
     return target
 
 
 def save_best(folder: Path, step: int, parts: GanParts, metrics: dict) -> None:
     """The generator worth sampling from: EMA weights (and D, for scoring samples) plus the metrics that chose it."""
+    check_finite({"ema generator": parts.ema.module, "discriminator": parts.discriminator}, step)
     with atomic_dir(folder) as tmp:
-        _save(parts.ema.module.state_dict(), tmp / EMA_FILE)
-        _save(parts.discriminator.state_dict(), tmp / "discriminator.safetensors")
+        save_tensors(tmp / EMA_FILE, parts.ema.module.state_dict())
+        save_tensors(tmp / "discriminator.safetensors", parts.discriminator.state_dict())
         (tmp / BEST_INFO).write_text(json.dumps({"step": step, **metrics}, indent=1))
 
 
+def check_finite(modules: dict[str, nn.Module], step: int) -> None:
+    """Raise TrainingDiverged if any weight or buffer is NaN or infinite (one host sync for all of them)."""
+    tensors = [(f"{owner} {name}", t) for owner, module in modules.items()
+               for name, t in module.state_dict().items() if t.is_floating_point()]
+    if torch.stack([t.isfinite().all() for _, t in tensors]).all():
+        return
+    bad = next(name for name, t in tensors if not t.isfinite().all())
+    raise TrainingDiverged(f"training diverged: {bad} is not finite at step {step}")
+
+
 def load_checkpoint(path: Path, parts: GanParts, batches: InMemoryBatches) -> int:
-    """Restore everything saved by save_checkpoint; returns the step."""
+    """Restore everything saved by save_checkpoint; returns the step. A damaged checkpoint is a RunDirError."""
+    state = read_state(path)
+    device = str(next(parts.generator.parameters()).device)
+    advice = f"{RESUME_ADVICE} ({path})"
+    load_into(parts.generator, path / "generator.safetensors", advice=advice, device=device)
+    load_into(parts.discriminator, path / "discriminator.safetensors", advice=advice, device=device)
+    load_into(parts.ema.module, path / EMA_FILE, advice=advice, device=device)
+    training = load_tensors(path / "training_state.safetensors", advice=advice)
     try:
-        state = json.loads((path / "state.json").read_text())
-        device = next(parts.generator.parameters()).device
-        parts.generator.load_state_dict(load_file(path / "generator.safetensors", device=str(device)))
-        parts.discriminator.load_state_dict(load_file(path / "discriminator.safetensors", device=str(device)))
-        parts.ema.module.load_state_dict(load_file(path / EMA_FILE, device=str(device)))
-        training = load_file(path / "training_state.safetensors")
-    except (OSError, ValueError, RuntimeError, KeyError, SafetensorError) as e:
-        raise RunDirError(f"checkpoint {path} cannot be loaded ({str(e).splitlines()[0]}); delete it to resume from an older one") from None
-    if state.get("format") != FORMAT:
-        raise RunDirError(f"checkpoint {path} has format {state.get('format')}, this ganaug reads {FORMAT}")
-    parts.ema.updates = state["ema_updates"]
-    for name, opt in (("opt_g", parts.opt_g), ("opt_d", parts.opt_d)):
-        tensors = {k[len(name) + 1 :]: v for k, v in training.items() if k.startswith(f"{name}.")}
-        opt.load_state_dict(_join_optimizer_state(tensors, state["optimizers"][name]))
-    batches.load_state_dict({k[len("batches.") :]: v for k, v in training.items() if k.startswith("batches.")})
-    torch.set_rng_state(training["rng.cpu"])
-    cuda_states = [training[k] for k in sorted(training) if k.startswith("rng.cuda.")]
-    if cuda_states and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(cuda_states)
-    return int(state["step"])
+        parts.ema.updates = state.ema_updates
+        for name, opt in (("opt_g", parts.opt_g), ("opt_d", parts.opt_d)):
+            tensors = {k[len(name) + 1 :]: v for k, v in training.items() if k.startswith(f"{name}.")}
+            opt.load_state_dict(_join_optimizer_state(tensors, state.optimizers[name]))
+            _check_optimizer(opt)
+        batches.load_state_dict({k[len("batches.") :]: v for k, v in training.items() if k.startswith("batches.")})
+        parts.rng.set_state(training["rng.step" if state.format >= 2 else "rng.cpu"])
+    except (KeyError, ValueError, RuntimeError, TypeError, IndexError) as e:
+        raise RunDirError(f"checkpoint {path} is damaged ({first_line(e)}); {RESUME_ADVICE}") from None
+    return state.step
+
+
+def read_state(path: Path) -> CheckpointState:
+    """A checkpoint's state.json, checked."""
+    raw = read_json(path / "state.json")
+    try:
+        state = CheckpointState.model_validate(raw)
+    except pydantic.ValidationError as e:
+        item = e.errors()[0]
+        where = ".".join(map(str, item["loc"])) or "state.json"
+        raise RunDirError(f"checkpoint {path} is damaged (state.json: {where}: {item['msg']}); "
+                          f"{RESUME_ADVICE}") from None
+    if state.format not in READABLE:
+        raise RunDirError(f"checkpoint {path} has format {state.format}; this ganaug reads formats "
+                          f"{', '.join(map(str, READABLE))}: resume it with the ganaug that wrote it")
+    return state
 
 
 def prune_checkpoints(folder: Path, keep: int) -> None:
@@ -97,8 +136,14 @@ def prune_checkpoints(folder: Path, keep: int) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _save(tensors: dict[str, Tensor], path: Path) -> None:
-    save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(path))
+def _check_optimizer(opt: torch.optim.Optimizer) -> None:
+    """Optimiser state must match its parameters' shapes, or the first step after resuming would fail."""
+    for group in opt.param_groups:
+        for param in group["params"]:
+            for key, value in opt.state.get(param, {}).items():
+                if isinstance(value, Tensor) and value.dim() > 0 and value.shape != param.shape:
+                    raise ValueError(f"optimiser state {key!r} has shape {tuple(value.shape)}, "
+                                     f"its parameter {tuple(param.shape)}")
 
 
 def _split_optimizer_state(opt: torch.optim.Optimizer) -> tuple[dict[str, Tensor], dict]:

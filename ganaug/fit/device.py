@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import torch
 
-from ganaug.errors import GanaugError
+from ganaug.errors import UsageError
 
 
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise GanaugError("--device cuda was asked for but no CUDA GPU is visible; use --device cpu or auto")
+        raise UsageError("--device cuda was asked for but no CUDA GPU is visible; use --device cpu or auto")
     if name not in ("cpu", "cuda"):
-        raise GanaugError(f"--device {name!r} is not one of auto, cpu, cuda")
+        raise UsageError(f"--device {name!r} is not one of auto, cpu, cuda")
     return torch.device(name)
 
 

@@ -8,8 +8,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from ganaug.data.batches import InMemoryBatches
-from ganaug.errors import TrainingDiverged
-from ganaug.fit.checkpoint import prune_checkpoints, save_checkpoint
+from ganaug.fit.checkpoint import check_finite, prune_checkpoints, save_checkpoint
 from ganaug.fit.pictures import save_loss_curve, save_sample_grid
 from ganaug.fit.run_dir import RunDir
 from ganaug.fit.step import GanParts
@@ -58,13 +57,15 @@ class SampleGrids(Hook):
 
     def on_step(self, trainer: Trainer) -> None:
         if trainer.step % self.every == 0:
-            self._save(trainer.step)
+            self._save(trainer)
 
     def on_end(self, trainer: Trainer) -> None:
-        self._save(trainer.step)
+        self._save(trainer)
 
-    def _save(self, step: int) -> None:
-        G = self.parts.ema.module
+    def _save(self, trainer: Trainer) -> None:
+        trainer.flush()  # a diverged run stops here, before drawing grids from NaN weights
+        step, G = trainer.step, self.parts.ema.module
+        check_finite({"ema generator": G}, step)
         save_sample_grid(G, self.noise, self.labels, self.columns, self.run.samples / f"step_{step:07d}.png")
         save_sample_grid(G, self.noise, self.labels, self.columns, self.run.samples / "latest.png")
 
@@ -105,16 +106,12 @@ class Periodic(Hook):
 
 
 class Checkpointer(Periodic):
-    """Saves every `every` steps and at the end; only after the metrics so far proved finite."""
+    """Saves every `every` steps and at the end; only after the losses so far and the weights proved finite."""
 
     def __init__(self, run: RunDir, parts: GanParts, batches: InMemoryBatches, every: int, keep: int) -> None:
         self.run, self.parts, self.batches, self.every, self.keep = run, parts, batches, every, keep
 
     def act(self, trainer: Trainer) -> None:
-        trainer.flush()  # raises on NaN/inf before anything is written
-        bad = [n for n, p in self.parts.generator.named_parameters() if not p.isfinite().all()]
-        bad += [n for n, p in self.parts.discriminator.named_parameters() if not p.isfinite().all()]
-        if bad:
-            raise TrainingDiverged(f"training diverged: weight {bad[0]} is not finite at step {trainer.step}")
+        trainer.flush()  # raises on NaN/inf losses; save_checkpoint refuses non-finite weights
         save_checkpoint(self.run.checkpoints, trainer.step, self.parts, self.batches)
         prune_checkpoints(self.run.checkpoints, self.keep)

@@ -15,17 +15,41 @@
 from __future__ import annotations
 
 import json
+import math
 import shutil
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
+import pydantic
 import tomllib
 
 from ganaug.config import Recipe, validate
 from ganaug.data import ImagePool, Split, load_pool
 from ganaug.errors import RunDirError
 from ganaug.fit.checkpoint import BEST_INFO, list_checkpoints
-from ganaug.io import atomic_path, read_json, write_json, write_text
+from ganaug.io import atomic_path, describe_os_error, read_json, write_json, write_text
+
+DAMAGED = "restore it from a copy, or train a new run"
+
+
+class DataRecord(pydantic.BaseModel):
+    """run.json's facts about the data a run was trained on."""
+
+    model_config = pydantic.ConfigDict(extra="forbid", strict=True, frozen=True)
+    source: str
+    classes: list[str] = pydantic.Field(min_length=1)
+    channels: Literal[1, 3]
+    image_size: int = pydantic.Field(ge=1, le=4096)
+    fingerprint: str
+
+    @pydantic.field_validator("classes")
+    @classmethod
+    def _unique(cls, classes: list[str]) -> list[str]:
+        if len(set(classes)) != len(classes):
+            raise ValueError("class names repeat")
+        return classes
 
 
 @dataclass(frozen=True)
@@ -51,10 +75,12 @@ class RunDir:
 
     @classmethod
     def create(cls, root: Path, recipe: Recipe) -> RunDir:
+        """Lay out a new run in `root` (an empty folder the caller holds)."""
         cls.check_new(root)
         run = cls(root)
         root.mkdir(parents=True, exist_ok=True)
         write_text(run.config, recipe.to_toml())
+        run.write_info({"id": uuid.uuid4().hex})
         return run
 
     @classmethod
@@ -64,11 +90,18 @@ class RunDir:
             raise RunDirError(f"{str(root)!r} is not a ganaug run directory (no config.toml); check the path")
         return run
 
+    @property
+    def id(self) -> str:
+        """The run's identity (kept when the folder moves); older runs without one are known by their path."""
+        return str(self.read_info().get("id") or self.root.resolve())
+
     def load_recipe(self) -> Recipe:
         try:
             raw = tomllib.loads(self.config.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
             raise RunDirError(f"{self.config} is not valid TOML ({e}); is {str(self.root)!r} a ganaug run directory?") from None
+        except OSError as e:
+            raise RunDirError(f"cannot read {self.config}: {describe_os_error(e)}") from None
         return validate(raw, source=str(self.config))
 
     def load_split(self) -> Split:
@@ -83,14 +116,44 @@ class RunDir:
         if pool.fingerprint() != split.fingerprint:
             raise RunDirError(f"the data under {data.source} changed since {self.root} was trained "
                               "(fingerprint mismatch); restore it or train a new run")
+        split.check(pool, self.split)
         return pool, split
+
+    def data_record(self) -> DataRecord:
+        """run.json's data facts, checked against split.json and config.toml (which must tell the same story)."""
+        raw = self.read_info().get("data")
+        if raw is None:
+            raise RunDirError(f"{self.root} has no run.json data record; it was never started, run ganaug fit first")
+        try:
+            record = DataRecord.model_validate(raw)
+        except pydantic.ValidationError as e:
+            item = e.errors()[0]
+            where = ".".join(["data", *map(str, item["loc"])])
+            raise RunDirError(f"{self.info} is damaged ({where}: {item['msg']}); {DAMAGED}") from None
+        split, config = self.load_split(), self.load_recipe().data
+        disagree = [(what, a, b) for what, a, b in (
+            ("fingerprint", record.fingerprint, split.fingerprint),
+            ("classes", record.classes, split.classes if split.classes is not None else record.classes),
+            ("image_size", record.image_size, config.image_size),
+            ("channels", record.channels, config.channels or record.channels)) if a != b]
+        if disagree:
+            what, a, b = disagree[0]
+            other = "split.json" if what in ("fingerprint", "classes") else "config.toml"
+            raise RunDirError(f"{self.info} says data.{what} is {_short(a)} but {other} says {_short(b)}: "
+                              f"the run was edited or damaged; {DAMAGED}")
+        return record
 
     def latest_checkpoint(self) -> Path | None:
         found = list_checkpoints(self.checkpoints)
         return found[-1] if found else None
 
     def read_info(self) -> dict:
-        return read_json(self.info) if self.info.is_file() else {}
+        if not self.info.is_file():
+            return {}
+        info = read_json(self.info)
+        if not isinstance(info, dict):
+            raise RunDirError(f"{self.info} is damaged (not a JSON object); {DAMAGED}")
+        return info
 
     def write_info(self, info: dict) -> None:
         write_json(self.info, info)
@@ -103,7 +166,13 @@ class RunDir:
 
     def best_step(self) -> int | None:
         """The step of the best checkpoint by validation FID, if the run evaluates."""
-        return read_json(self.best / BEST_INFO)["step"] if (self.best / BEST_INFO).is_file() else None
+        if not (self.best / BEST_INFO).is_file():
+            return None
+        info = read_json(self.best / BEST_INFO)
+        step = info.get("step") if isinstance(info, dict) else None
+        if not isinstance(step, int):
+            raise RunDirError(f"{self.best / BEST_INFO} is damaged (no step); delete {self.best} (fit keeps a new one)")
+        return step
 
     def truncate_logs(self, step: int) -> None:
         """Drop log rows (and a best checkpoint) after `step`, so a resumed run neither repeats nor loses a step."""
@@ -118,13 +187,22 @@ class RunDir:
 
 
 def _read_rows(path: Path) -> list[dict]:
-    """Rows of a JSON-lines log; a torn last line (a kill mid-write) is skipped."""
+    """Rows of a JSON-lines log: objects with an integer step and numbers. A torn last line (a kill
+    mid-write) or a garbage line is skipped, so a damaged log loses rows, never the run."""
     if not path.is_file():
         return []
     rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
         try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
+            row = json.loads(line)
+        except (json.JSONDecodeError, RecursionError):
             continue
+        if (isinstance(row, dict) and type(row.get("step")) is int
+                and all(isinstance(v, (int, float, bool)) and math.isfinite(v) for v in row.values())):
+            rows.append(row)
     return rows
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

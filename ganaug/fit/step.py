@@ -25,6 +25,8 @@ class GanParts:
     ema: EmaGenerator
     opt_g: torch.optim.Optimizer
     opt_d: torch.optim.Optimizer
+    rng: torch.Generator
+    """The training step's own random stream (noise, DiffAugment, penalties): torch's global RNG is never used."""
 
 
 class GanStep:
@@ -57,12 +59,13 @@ class GanStep:
             keep_graph = i == self.d_steps - 1  # the last fake batch is reused for the generator step
             with self._autocast():
                 with torch.set_grad_enabled(keep_graph):
-                    fake = G(torch.randn(len(real), G.z_dim, device=self.device), y)
+                    z = torch.randn(len(real), G.z_dim, device=self.device, generator=self.parts.rng)
+                    fake = G(z, y)
                 real_in, fake_in = self.augment(real), self.augment(fake.detach())
                 d_real, d_fake = D(real_in, y), D(fake_in, y)
                 loss_d = self.loss.discriminator(d_real.score.float(), d_fake.score.float())
                 loss_d = loss_d + self._aux_loss(d_real, y) + self._aux_loss(d_fake, y)
-                penalty = self.loss.penalty(lambda x: D(x, y).score.float(), real_in, fake_in)
+                penalty = self.loss.penalty(lambda x: D(x, y).score.float(), real_in, fake_in, self.parts.rng)
                 if penalty is not None:
                     loss_d = loss_d + penalty
             self.parts.opt_d.zero_grad(set_to_none=True)

@@ -30,7 +30,9 @@ class GanLoss:
     def generator(self, fake: Tensor) -> Tensor:
         raise NotImplementedError
 
-    def penalty(self, critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor) -> Tensor | None:
+    def penalty(self, critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor,
+                generator: torch.Generator | None = None) -> Tensor | None:
+        """An extra discriminator loss term (generator: the random stream to draw from)."""
         return None
 
     def after_discriminator_step(self, discriminator: nn.Module) -> None:
@@ -83,8 +85,9 @@ class WassersteinClip(_Critic):
 class WassersteinGP(_Critic):
     """Gulrajani et al.: gp_weight * (||grad D(x_hat)|| - 1)^2 on random interpolates."""
 
-    def penalty(self, critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor) -> Tensor:
-        eps = torch.rand(real.shape[0], 1, 1, 1, device=real.device, dtype=real.dtype)
+    def penalty(self, critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor,
+                generator: torch.Generator | None = None) -> Tensor:
+        eps = torch.rand(real.shape[0], 1, 1, 1, device=real.device, dtype=real.dtype, generator=generator)
         x_hat = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
         (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
         norm = grad.float().flatten(1).norm(dim=1)

@@ -16,7 +16,8 @@ import torch
 from torch import Tensor, nn
 
 from ganaug.data.pixels import to_unit_range
-from ganaug.errors import GanaugError
+from ganaug.errors import UsageError
+from ganaug.io import first_line
 
 TEACHER = "teacher"
 
@@ -27,7 +28,7 @@ class TeacherFeatures(nn.Module):
     def __init__(self, classifier: nn.Module) -> None:
         super().__init__()
         if not hasattr(classifier, "features"):
-            raise GanaugError(f"{type(classifier).__name__} has no features() layer to measure in")
+            raise UsageError(f"{type(classifier).__name__} has no features() layer to measure in")
         self.classifier = classifier.eval()
 
     def forward(self, images: Tensor) -> Tensor:
@@ -39,14 +40,20 @@ def user_features(spec: str) -> nn.Module:
     """Import `package.module:function` and call it for the feature module."""
     module_name, _, attr = spec.partition(":")
     if not module_name or not attr:
-        raise GanaugError(f"--features {spec!r}: give 'teacher' or 'package.module:function'")
+        raise UsageError(f"--features {spec!r}: give 'teacher' or 'package.module:function'")
     try:
         factory = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as error:
-        raise GanaugError(f"--features {spec!r}: cannot import it ({error})") from None
-    module = factory()
+        raise UsageError(f"--features {spec!r}: cannot import it ({error})") from None
+    if not callable(factory):
+        raise UsageError(f"--features {spec!r} is a {type(factory).__name__}, not a function; name a function "
+                         "that returns an nn.Module")
+    try:
+        module = factory()
+    except Exception as error:  # the user's own code: report it, not our traceback
+        raise UsageError(f"--features {spec!r} failed when called ({type(error).__name__}: {first_line(error)})") from None
     if not isinstance(module, nn.Module):
-        raise GanaugError(f"--features {spec!r} returned {type(module).__name__}, not a torch.nn.Module")
+        raise UsageError(f"--features {spec!r} returned {type(module).__name__}, not a torch.nn.Module")
     return module.eval()
 
 
@@ -59,5 +66,5 @@ def embed(extractor: nn.Module, images: Tensor, *, batch_size: int = 512) -> Ten
         raise ValueError("no images to embed")
     features = torch.cat(out)
     if features.dim() != 2:
-        raise GanaugError(f"the feature module must return N x D features, not shape {tuple(features.shape)}")
+        raise UsageError(f"the feature module must return N x D features, not shape {tuple(features.shape)}")
     return features

@@ -8,6 +8,7 @@ ones), which `nn.CrossEntropyLoss` accepts directly; `is_synthetic` lets a loss
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -18,10 +19,14 @@ from torch import Tensor
 from torch.utils.data import Dataset
 from torchvision.transforms.v2 import functional as TF
 
-from ganaug.augment.labellers import create_labeller
+from ganaug.augment.labellers import LABELLERS, create_labeller
 from ganaug.augment.quotas import plan_quotas
-from ganaug.errors import GanaugError
-from ganaug.wrap.images import ImageKind, convert, describe, find_num_classes, find_transform, raw_view
+from ganaug.errors import DataError, GanaugError, UsageError
+from ganaug.wrap.arguments import (MAX_IMAGES, as_label, check_bool, check_callable, check_choice, check_index,
+                                   check_map_style, check_number, check_per_class, given, resolve_per_class,
+                                   shown, wrong_type)
+from ganaug.wrap.images import (ImageKind, convert, describe, find_class_names, find_num_classes, find_targets,
+                                find_transform, raw_view)
 from ganaug.wrap.synthetic import SyntheticDataset, SyntheticSource
 
 AUTO = "auto"
@@ -39,25 +44,61 @@ class AugmentedDataset(Dataset):
         synthetic images are first made the same kind of object as its raw images (e.g. PIL).
     resize: resize synthetic images to the real images' size (e.g. a 32 px GAN for 28 px MNIST);
         without it a size mismatch is an error.
+
+    Every argument is checked here: a wrong type is a WrongTypeError (a TypeError), an unusable value a
+    UsageError (a ValueError), and so is a real label that is not a class index 0..K-1 of the synthetic source:
+    labels are read from `targets` where the data set (under any Subsets) has them, else by reading each item
+    once with its transforms switched off.
     """
 
     def __init__(self, real: Dataset, synthetic: SyntheticSource | str | Path, *, labels: str | None = None,
                  ratio: float | None = None, count: int | None = None,
                  per_class: int | Mapping[int | str, int] | None = None, seed: int = 0,
                  transform: Callable | str | None = AUTO, resize: bool = False) -> None:
-        self.real = real
-        self.synthetic = SyntheticDataset(synthetic) if isinstance(synthetic, (str, Path)) else synthetic
+        # Arguments that need nothing loaded first, so that a mistake costs no time.
+        self.real = check_map_style("real", real)
+        if not isinstance(synthetic, (SyntheticSource, str, os.PathLike)):
+            raise wrong_type("synthetic", synthetic, "a SyntheticDataset, an OnTheFlySynthetic or the path of a "
+                             "synthetic set (a str or pathlib.Path)", "make a set with ganaug augment")
+        check_choice("labels", labels, LABELLERS.names(), optional=True, meaning="a labelling strategy")
+        amounts = [name for name, value in (("ratio", ratio), ("count", count), ("per_class", per_class))
+                   if value is not None]
+        if len(amounts) > 1:
+            raise UsageError(f"give at most one of ratio, count and per_class (got {', '.join(amounts)})")
+        if ratio is not None:
+            ratio = check_number("ratio", ratio, minimum=0, meaning="synthetic images per real image")
+        if count is not None:
+            count = check_number("count", count, minimum=0, maximum=MAX_IMAGES, integer=True,
+                                 meaning="synthetic images")
+        if per_class is not None:
+            per_class = check_per_class("per_class", per_class)
+        seed = check_number("seed", seed, minimum=0, integer=True, meaning="the seed that picks the images")
+        transform = check_callable("transform", transform, keywords=(AUTO,))
+        resize = check_bool("resize", resize)
+
+        self.synthetic = synthetic if isinstance(synthetic, SyntheticSource) else SyntheticDataset(synthetic)
         self.labeller = create_labeller(labels) if labels else self.synthetic.labeller
         self.labeller.check(conditional=self.synthetic.conditional, has_teacher=self.synthetic.has_teacher,
                             where=self.synthetic.describe())
         self.num_classes = self.synthetic.num_classes
         self.num_outputs = self.labeller.num_outputs(self.num_classes)
         """Outputs the classifier needs: K, or K + 1 for the `extra` strategy (only the first K count at test time)."""
-        self._check_classes()
         self.kind = self._check_images(resize)
-        self.transform = find_transform(real) if transform == AUTO else transform
-        self.keys = self.synthetic.select(self._how_many(ratio, count, per_class), _quotas(per_class, self.synthetic),
-                                          np.random.default_rng(seed))
+        self._check_classes()
+        self.transform = find_transform(real) if isinstance(transform, str) else transform
+        quotas = None
+        if per_class is not None:
+            per_class = resolve_per_class("per_class", per_class, self.synthetic.class_names,
+                                          self.synthetic.describe())
+            quotas = plan_quotas(per_class=per_class, class_names=self.synthetic.class_names)
+        how_many = count
+        if ratio is not None:
+            wanted = ratio * self.real_count
+            if wanted > MAX_IMAGES:
+                raise UsageError(f"ratio={ratio:g} asks for {wanted:.3g} synthetic images for "
+                                 f"{self.real_count} real ones; pass a smaller ratio")
+            how_many = round(wanted)
+        self.keys = self.synthetic.select(how_many, quotas, np.random.default_rng(seed))
 
     @property
     def real_count(self) -> int:
@@ -71,12 +112,11 @@ class AugmentedDataset(Dataset):
         return self.real_count + self.synthetic_count
 
     def __getitem__(self, index: int) -> tuple[Any, Tensor, bool]:
-        if index < 0:
-            index += len(self)
+        index = check_index(index, len(self), "an AugmentedDataset")
         if index < self.real_count:
-            image, label = self.real[index]
+            image, label = self._pair(index, self.real[index])
             target = torch.zeros(self.num_outputs)
-            target[int(label)] = 1.0
+            target[self._check_label(index, label)] = 1.0
             return image, target, False
         raw, info = self.synthetic.fetch(self.keys[index - self.real_count])
         if raw.shape[-2:] != (self.kind.height, self.kind.width):
@@ -86,39 +126,67 @@ class AugmentedDataset(Dataset):
             image = self.transform(image)
         return image, self.labeller.targets(info, self.num_classes)[0], True
 
-    def _how_many(self, ratio: float | None, count: int | None, per_class: object) -> int | None:
-        given = [name for name, value in (("ratio", ratio), ("count", count), ("per_class", per_class))
-                 if value is not None]
-        if len(given) > 1:
-            raise GanaugError(f"give at most one of ratio, count and per_class (got {', '.join(given)})")
-        if ratio is not None:
-            if ratio < 0:
-                raise GanaugError(f"ratio must be 0 or more synthetic images per real one, not {ratio}")
-            return round(ratio * self.real_count)
-        if count is not None and count < 0:
-            raise GanaugError(f"count must be 0 or more, not {count}")
-        return count
-
     def _check_classes(self) -> None:
-        real_classes = find_num_classes(self.real)
-        if real_classes is not None and real_classes != self.num_classes:
-            raise GanaugError(f"the real data set has {real_classes} classes but {self.synthetic.describe()} has "
-                              f"{self.num_classes}; train the GAN on this data set's training split")
+        """The real data set's classes against the synthetic source's: their number, then every label."""
+        names = find_class_names(self.real)
+        if names is not None:
+            self._same_number_of_classes(len(names))
+        targets = find_targets(self.real)
+        if targets is not None:
+            for index, label in enumerate(targets):
+                self._check_label(index, label)
+        else:  # no targets to read: each label through raw_view, which skips the (costly) transforms
+            view = raw_view(self.real)
+            for index in range(self.real_count):
+                self._check_label(index, self._real_item(view, index)[1])
+        if names is None:
+            real_classes = find_num_classes(self.real)
+            if real_classes is not None:
+                self._same_number_of_classes(real_classes)
+
+    def _same_number_of_classes(self, real_classes: int) -> None:
+        if real_classes != self.num_classes:
+            raise UsageError(f"the real data set has {real_classes} classes but {self.synthetic.describe()} has "
+                             f"{self.num_classes}; train the GAN on this data set's training split")
+
+    def _check_label(self, index: int, label: Any) -> int:
+        value = as_label(label)
+        if value is None or not 0 <= value < self.num_classes:
+            what = "is not an integer" if value is None else "is outside the classes"
+            raise UsageError(f"real item {index} has the label {shown(label)}, which {what}; labels must be "
+                             f"integers 0 to {self.num_classes - 1}, the {self.num_classes} classes of "
+                             f"{self.synthetic.describe()} (map them to class indices first)")
+        return value
+
+    @classmethod
+    def _real_item(cls, dataset: Dataset, index: int) -> tuple[Any, Any]:
+        """Item `index` of the real data set, read while checking it: a failure is one line, its cause chained."""
+        try:
+            item = dataset[index]
+        except GanaugError:
+            raise
+        except Exception as e:  # noqa: BLE001 - the user's data set failing to read is a bad argument
+            text = str(e).strip().splitlines()
+            raise DataError(f"reading real item {index} failed ({type(e).__name__}: "
+                            f"{text[0] if text else 'no message'}); check the real data set") from e
+        return cls._pair(index, item)
+
+    @staticmethod
+    def _pair(index: int, item: Any) -> tuple[Any, Any]:
+        if not isinstance(item, (tuple, list)) or len(item) != 2:
+            raise UsageError(f"real item {index} is {given(item)}; the real data set must yield (image, label) pairs")
+        return item[0], item[1]
 
     def _check_images(self, resize: bool) -> ImageKind:
-        if len(self.real) == 0:
-            raise GanaugError("the real data set is empty")
-        kind = describe(raw_view(self.real)[0][0])
+        if self.real_count == 0:
+            raise UsageError("real, the real data set, is empty; pass a data set with at least one (image, label) item")
+        kind = describe(self._real_item(raw_view(self.real), 0)[0])
         size, channels = self.synthetic.image_size, self.synthetic.channels
         if (kind.height, kind.width) != (size, size) and not resize:
-            raise GanaugError(f"synthetic images are {size}x{size} but the real data set's are "
-                              f"{kind.height}x{kind.width} (before its transform); pass resize=True to resize "
-                              "the synthetic ones, or train the GAN at the real size")
+            raise UsageError(f"synthetic images are {size}x{size} but the real data set's are "
+                             f"{kind.height}x{kind.width} (before its transform); pass resize=True to resize "
+                             "the synthetic ones, or train the GAN at the real size")
         if kind.channels != channels:
-            raise GanaugError(f"synthetic images have {channels} channel(s) but the real data set's have "
-                              f"{kind.channels}; train the GAN with data.channels = {kind.channels}")
+            raise UsageError(f"synthetic images have {channels} channel(s) but the real data set's have "
+                             f"{kind.channels}; train the GAN with data.channels = {kind.channels}")
         return kind
-
-
-def _quotas(per_class: int | Mapping[int | str, int] | None, synthetic: SyntheticSource):
-    return None if per_class is None else plan_quotas(per_class=per_class, class_names=synthetic.class_names)

@@ -18,7 +18,8 @@ from PIL import Image
 from torch import Tensor
 from torch.utils.data import Dataset, Subset
 
-from ganaug.errors import GanaugError
+from ganaug.errors import UsageError
+from ganaug.wrap.arguments import as_label
 
 
 @dataclass(frozen=True)
@@ -45,8 +46,8 @@ def describe(image: Any) -> ImageKind:
     if isinstance(image, np.ndarray) and image.ndim in (2, 3):
         h, w, c = (*image.shape, 1) if image.ndim == 2 else image.shape
         return ImageKind("numpy", c, h, w, dtype=image.dtype, channels_first=image.ndim == 3)
-    raise GanaugError(f"the real data set yields images of type {type(image).__name__}; "
-                      "ganaug can match PIL images, CxHxW tensors and HxWxC arrays (pass transform= for others)")
+    raise UsageError(f"the real data set yields images of type {type(image).__name__}; "
+                     "ganaug can match PIL images, CxHxW tensors and HxWxC arrays (pass transform= for others)")
 
 
 def convert(image: Tensor, kind: ImageKind) -> Any:
@@ -83,13 +84,71 @@ def find_transform(dataset: Dataset) -> Any:
     return getattr(dataset, "transform", None)
 
 
-def find_num_classes(dataset: Dataset) -> int | None:
-    """The number of classes, from `classes` or `targets` where the data set has them."""
+def find_class_names(dataset: Dataset) -> list | None:
+    """The `classes` of a (possibly Subset-wrapped) torchvision-style data set, where it has them."""
     while isinstance(dataset, Subset):
         dataset = dataset.dataset
-    if getattr(dataset, "classes", None) is not None:
-        return len(dataset.classes)
-    targets = getattr(dataset, "targets", None)
-    if targets is not None and len(targets):
-        return int(max(int(t) for t in targets)) + 1
-    return None
+    classes = getattr(dataset, "classes", None)
+    try:
+        return None if classes is None else list(classes)
+    except TypeError:
+        return None
+
+
+def find_num_classes(dataset: Dataset) -> int | None:
+    """The number of classes, from `classes` or (where every target is an integer >= 0) `targets`."""
+    names = find_class_names(dataset)
+    if names is not None:
+        return len(names)
+    while isinstance(dataset, Subset):
+        dataset = dataset.dataset
+    labels = _as_list(getattr(dataset, "targets", None))
+    if not labels:
+        return None
+    values = [as_label(t) for t in labels]
+    if any(v is None or v < 0 for v in values):
+        return None
+    return max(values) + 1
+
+
+def find_targets(dataset: Dataset) -> list | None:
+    """Each item's label, from the `targets` of a (possibly Subset-wrapped) data set without reading an image.
+
+    None where the data set has no `targets`, or they do not match its length or the Subsets' indices.
+    """
+    indices = None
+    while isinstance(dataset, Subset):
+        own = _as_list(dataset.indices)
+        if own is None or any(as_label(i) is None for i in own):
+            return None
+        own = [as_label(i) for i in own]
+        try:
+            indices = own if indices is None else [own[i] for i in indices]
+        except IndexError:
+            return None
+        dataset = dataset.dataset
+    targets = _as_list(getattr(dataset, "targets", None))
+    if targets is None:
+        return None
+    try:
+        if len(targets) != len(dataset):
+            return None
+    except TypeError:
+        return None
+    if indices is None:
+        return targets
+    if any(not -len(targets) <= i < len(targets) for i in indices):
+        return None
+    return [targets[i] for i in indices]
+
+
+def _as_list(values: Any) -> list | None:
+    """A list of the items of a list, range, tensor or array (None for anything else)."""
+    if values is None or isinstance(values, (str, bytes, dict)):
+        return None
+    if isinstance(values, (Tensor, np.ndarray)):
+        return values.tolist() if values.ndim >= 1 else None
+    try:
+        return list(values)
+    except TypeError:
+        return None

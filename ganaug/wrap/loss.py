@@ -11,6 +11,9 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ganaug.augment.labellers import Labeller
+from ganaug.wrap.arguments import check_bool, check_number, wrong_type
+
 DYNAMIC_WEIGHT = 0.1
 
 
@@ -18,17 +21,24 @@ class AugmentedLoss(nn.Module):
     """loss(logits, targets, is_synthetic) -> the mean over the batch of weighted per-sample cross-entropies.
 
     num_classes: the K real classes (an extra K+1-th output never wins a dynamic label).
+    synthetic_weight: a synthetic sample's loss is multiplied by this (a finite number >= 0; real samples: 1).
+    A wrong argument type is a WrongTypeError (a TypeError), an unusable value a UsageError (a ValueError).
     """
 
     def __init__(self, num_classes: int, *, synthetic_weight: float = 1.0, dynamic: bool = False) -> None:
         super().__init__()
-        if synthetic_weight < 0:
-            raise ValueError(f"synthetic_weight must be 0 or more, not {synthetic_weight}")
+        num_classes = check_number("num_classes", num_classes, minimum=1, integer=True,
+                                   meaning="the real classes the model predicts")
+        synthetic_weight = check_number("synthetic_weight", synthetic_weight, minimum=0,
+                                        meaning="the weight of a synthetic sample's loss, 1 for a real one's")
+        dynamic = check_bool("dynamic", dynamic)
         self.num_classes, self.synthetic_weight, self.dynamic = num_classes, synthetic_weight, dynamic
 
     @classmethod
     def for_dataset(cls, dataset, synthetic_weight: float | None = None) -> AugmentedLoss:
         """The loss an AugmentedDataset's strategy calls for (weight 0.1 for argmax-dynamic, else 1)."""
+        if not isinstance(getattr(dataset, "labeller", None), Labeller) or not hasattr(dataset, "num_classes"):
+            raise wrong_type("dataset", dataset, "an AugmentedDataset (or a SyntheticDataset / OnTheFlySynthetic)")
         dynamic = dataset.labeller.dynamic
         weight = synthetic_weight if synthetic_weight is not None else DYNAMIC_WEIGHT if dynamic else 1.0
         return cls(dataset.num_classes, synthetic_weight=weight, dynamic=dynamic)

@@ -15,10 +15,11 @@ import numpy as np
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from ganaug.augment.labellers import Labeller, SampleInfo, create_labeller
+from ganaug.augment.labellers import LABELLERS, Labeller, SampleInfo, create_labeller
 from ganaug.augment.quotas import Quotas
 from ganaug.augment.synthset import SynthSet
-from ganaug.errors import GanaugError
+from ganaug.errors import UsageError
+from ganaug.wrap.arguments import check_callable, check_choice, check_index, check_path
 from ganaug.wrap.images import ImageKind, convert
 
 PIL_KIND = {1: ImageKind("pil", 1, 0, 0, mode="L"), 3: ImageKind("pil", 3, 0, 0, mode="RGB")}
@@ -57,7 +58,7 @@ class SyntheticSource(Dataset):
         raise NotImplementedError
 
     def __getitem__(self, index: int) -> tuple[Any, Tensor]:
-        image, info = self.fetch(self._key(index))
+        image, info = self.fetch(self._key(check_index(index, len(self), f"a {type(self).__name__}")))
         target = self.labeller.targets(info, self.num_classes)[0]
         image = convert(image, PIL_KIND[self.channels])
         if self.transform is not None:
@@ -74,10 +75,15 @@ class SyntheticDataset(SyntheticSource):
     """A synthetic set written by `ganaug augment`: PIL images and probability-vector targets.
 
     labels: the labelling strategy (default: the one the set was made for).
+    A wrong argument type is a WrongTypeError (a TypeError), an unusable value a UsageError (a ValueError).
     """
 
     def __init__(self, root: str | Path, *, labels: str | None = None, transform: Callable | None = None,
                  target_transform: Callable | None = None) -> None:
+        root = check_path("root", root, what="a synthetic set from ganaug augment")
+        check_choice("labels", labels, LABELLERS.names(), optional=True, meaning="a labelling strategy")
+        transform = check_callable("transform", transform)
+        target_transform = check_callable("target_transform", target_transform)
         self.synthset = SynthSet(root)
         s = self.synthset
         self.class_names, self.channels, self.image_size = s.class_names, s.channels, s.image_size
@@ -98,8 +104,8 @@ class SyntheticDataset(SyntheticSource):
         classes = self._info.classes()
         if classes is not None:
             return classes
-        raise GanaugError(f"per-class quotas need to know each image's class, but {self.describe()} is from an "
-                          "unconditional run without a teacher; make it with ganaug augment --per-class")
+        raise UsageError(f"per-class quotas need to know each image's class, but {self.describe()} is from an "
+                         "unconditional run without a teacher; make it with ganaug augment --per-class")
 
     def select(self, n: int | None, quotas: Quotas | None, rng: np.random.Generator) -> list[int]:
         if quotas is not None and quotas.per_class is not None:
@@ -108,14 +114,14 @@ class SyntheticDataset(SyntheticSource):
             for cls, wanted in enumerate(quotas.per_class):
                 rows = np.flatnonzero(classes == cls)
                 if wanted > len(rows):
-                    raise GanaugError(f"{wanted} synthetic images of class {self.class_names[cls]!r} were asked for "
-                                      f"but {self.describe()} has {len(rows)}; generate more with ganaug augment")
+                    raise UsageError(f"{wanted} synthetic images of class {self.class_names[cls]!r} were asked for "
+                                     f"but {self.describe()} has {len(rows)}; generate more with ganaug augment")
                 chosen.extend(rng.choice(rows, wanted, replace=False).tolist())
             return sorted(chosen)
         n = len(self) if n is None else n
         if n > len(self):
-            raise GanaugError(f"{n} synthetic images were asked for but {self.describe()} has {len(self)}; "
-                              "lower the ratio or count, or generate more with ganaug augment --count")
+            raise UsageError(f"{n} synthetic images were asked for but {self.describe()} has {len(self)}; "
+                             "lower the ratio or count, or generate more with ganaug augment --count")
         return sorted(rng.choice(len(self), n, replace=False).tolist())
 
     def fetch(self, key: int) -> tuple[Tensor, SampleInfo]:
