@@ -18,8 +18,10 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "AugmentedDataset": "ganaug.wrap",
     "AugmentedLoss": "ganaug.wrap",
+    "FixedStepsSampler": "ganaug.wrap",
     "OnTheFlySynthetic": "ganaug.wrap",
     "SyntheticDataset": "ganaug.wrap",
+    "load_split": "ganaug.wrap",
 }
 __all__ = ["__version__", *_EXPORTS]
 

@@ -40,8 +40,9 @@ class DataConfig(Section):
     root: str = ""
     """Folder for torchvision data sets and image folders."""
     download: bool = False
-    image_size: int = 32
-    """Images are resized (shorter side) and centre-cropped to this square size."""
+    image_size: int = 0
+    """Images are resized (shorter side) and centre-cropped to this square size; 0 (auto): the power of two
+    nearest the images' median shorter side, so small crops are not blown up and large photos not kept huge."""
     channels: Literal[0, 1, 3] = 0
     """0 keeps the source's channels; 1 or 3 converts."""
     val_fraction: float = Field(0.15, gt=0, lt=1)
@@ -50,13 +51,15 @@ class DataConfig(Section):
     train_per_class: int = Field(0, ge=0)
     """Keep at most this many training images per class (0: all), to simulate little data."""
     split_seed: int = Field(0, ge=0, le=SEED_MAX)
+    on_error: Literal["raise", "skip"] = "raise"
+    """An image file that cannot be read: stop with its name (raise), or leave it out and list it in run.json."""
 
     @field_validator("image_size")
     @classmethod
     def _power_of_two(cls, size: int) -> int:
-        if size < 16 or size > 256 or size & (size - 1):
-            raise ValueError(f"data.image_size must be a power of two from 16 to 256, not {size} "
-                             "(images of other sizes are resized to it)")
+        if size != 0 and (size < 16 or size > 256 or size & (size - 1)):
+            raise ValueError(f"data.image_size must be a power of two from 16 to 256, or 0 for the data's own size, "
+                             f"not {size} (images of other sizes are resized to it)")
         return size
 
     @model_validator(mode="after")

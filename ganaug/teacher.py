@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 from torch import Tensor, nn
+from tqdm.auto import tqdm
 
 from ganaug.classify import ClassifierSpec, TensorSet, TrainSettings, create_classifier, train_classifier
 from ganaug.classify.train import predict
@@ -63,6 +64,9 @@ def get_teacher(run: RunDir, device: torch.device, *, progress: bool = True) -> 
 def train_teacher(run: RunDir, device: torch.device, *, progress: bool = True) -> Teacher:
     pool, split = run.load_data()
     train, val = torch.tensor(split.train), torch.tensor(split.val)
+    if progress:
+        tqdm.write(f"teacher:    training the run's classifier once, reused afterwards ({ARCHITECTURE}, "
+                   f"{SETTINGS.epochs} epochs on the {len(split.train)} training images)")
     with seeded(SETTINGS.seed):  # its own stream: a run that trains a teacher mid-fit still resumes exactly
         model = create_classifier(ARCHITECTURE, ClassifierSpec(pool.channels, pool.num_classes, pool.image_size))
         result = train_classifier(model, TensorSet.real(pool.images[train], pool.labels[train], pool.num_classes),

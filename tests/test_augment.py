@@ -39,11 +39,13 @@ def test_cli_writes_a_complete_set(tmp_path, cli, tiny_runs):
     assert preview_rows(out) == 7  # 70 images, no class to sort them by: a plain grid of 10 columns
 
 
-def preview_rows(synth_dir) -> int:
+def preview_rows(synth_dir, named: bool = False) -> int:
+    """Rows of the preview grid; `named`: the rows are classes, whose names stand in a margin at the left."""
     from PIL import Image
 
     width, height = Image.open(synth_dir / "preview.png").size
-    assert width == (10 * 18 + 2) * 4  # ten 16 px cells with 2 px padding, enlarged 4x
+    grid_width = (10 * 18 + 2) * 4  # ten 16 px cells with 2 px padding, enlarged 4x
+    assert width > grid_width if named else width == grid_width
     return (height // 4 - 2) // 18
 
 
@@ -77,7 +79,7 @@ def test_per_class_quotas_on_a_conditional_run(tmp_path, cli, tiny_runs):
     assert cli(["augment", tiny_runs["conditional"], "--out", out, "--per-class", 3]).exit_code == 0
     counts = SynthSet(out).table()["generated_for"].value_counts()
     assert counts.to_dict() == {c: 3 for c in range(10)}
-    assert preview_rows(out) == 10  # one row per class
+    assert preview_rows(out, named=True) == 10  # one row per class
 
 
 def test_balance_tops_every_class_up_to_the_largest(tmp_path, tiny_runs):

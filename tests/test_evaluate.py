@@ -133,3 +133,76 @@ def test_resume_drops_evaluations_and_a_best_from_after_the_checkpoint(evaluated
     assert best_before is not None
     fit(recipe, run.root, device="cpu", resume=True, progress=False)  # already finished: nothing evaluated again
     assert run.read_evaluations() == rows
+
+
+# --- mode collapse and small samples --------------------------------------------------------------------------------
+
+def _collapse(images: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+    """What a collapsed generator makes: each class's first image again and again, with +-2 grey levels of noise."""
+    labels = torch.zeros(len(images), dtype=torch.long) if labels is None else labels
+    noise = torch.randint(-2, 3, images.shape, generator=torch.Generator().manual_seed(0))
+    firsts = torch.stack([images[labels == c][0] for c in labels.tolist()])
+    return (firsts.int() + noise).clamp(0, 255).to(torch.uint8)
+
+
+def test_a_collapsed_generator_is_warned_about_on_stderr_and_in_the_summary(cli, run_copy, monkeypatch):
+    from ganaug.augment.generator import RunGenerator
+
+    original = RunGenerator.generate
+    monkeypatch.setattr(RunGenerator, "generate", lambda self, seeds, labels=None:
+                        _collapse(original(self, seeds, labels), labels))
+    run = run_copy("conditional")
+    result = cli(["evaluate", run, "--count", 200])
+    assert result.exit_code == 0, result.output
+    folder = run / "evaluation" / "step_0000020"
+    metrics = json.loads((folder / "metrics.json").read_text())
+    names = [str(c) for c in range(10)]
+    assert metrics["diversity"]["collapsed"] == names and metrics["diversity"]["per_class"]["3"] < 0.1
+    warnings = [line for line in result.stderr.splitlines() if "mode collapse" in line]
+    assert len(warnings) == 10
+    assert warnings[0].startswith("warning: mode collapse in class '0': generated images are 0.0")
+    assert warnings[0].endswith("x as varied as real ones") and "mode collapse" not in result.stdout
+    summary = (folder / "summary.md").read_text()
+    assert all(warning in summary for warning in warnings)
+    val = len(RunDir(run).load_split().val)
+    note = f"(unreliable: {val} real validation images and 200 generated images, needs at least 500 of each)"
+    assert metrics["reliability"]["fid"] == note[1:-1]
+    assert f"FID:         {metrics['fid']:.3f} {note}" in result.stdout
+    assert f"| {metrics['fid']:.3f} {note} |" in summary
+
+
+def test_a_generator_that_copies_training_images_is_not_collapsed_but_lands_below_the_fid_floor(cli, run_copy,
+                                                                                               monkeypatch):
+    from ganaug.augment.generator import RunGenerator
+
+    run = run_copy("conditional")
+    pool, split = RunDir(run).load_data()
+    train = pool.images[torch.tensor(split.train)]
+    by_class = [train[pool.labels[torch.tensor(split.train)] == c] for c in range(10)]
+    monkeypatch.setattr(RunGenerator, "generate", lambda self, seeds, labels=None: torch.stack(
+        [by_class[c][s % len(by_class[c])] for s, c in zip(seeds.tolist(), labels.tolist())]))
+    result = cli(["evaluate", run, "--count", 1000])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((run / "evaluation" / "step_0000020" / "metrics.json").read_text())
+    assert metrics["diversity"]["collapsed"] == [] and "mode collapse" not in result.output
+    assert metrics["fid"] < metrics["sanity"]["fid_validation_halves"]
+    assert "below the real-vs-real floor" in metrics["reliability"]["fid"]
+    fid_line = next(line for line in result.stdout.splitlines() if line.startswith("FID:"))
+    assert "below the real-vs-real floor" in fid_line
+
+
+def test_fit_warns_of_mode_collapse_once_per_evaluation_and_logs_it_as_numbers(tmp_path, monkeypatch, capsys):
+    from ganaug.fit.evaluation import Evaluator
+    from ganaug.metrics.diversity import COLLAPSE_RATIO
+
+    original = Evaluator._generate
+    monkeypatch.setattr(Evaluator, "_generate", lambda self: _collapse(original(self), self.labels))
+    settings = dict(TINY, **{"train.steps": "20", "log.checkpoint_every": "10", "eval.every": "10", "eval.count": "60"})
+    recipe, _ = load_recipe("digits", [f"{k}={v}" for k, v in settings.items()])
+    run = fit(recipe, tmp_path / "run", device="cpu", progress=False).run
+    rows = run.read_evaluations()  # rows with anything but numbers would be dropped here
+    assert [r["step"] for r in rows] == [10, 20]
+    assert all(r["collapsed_classes"] == 10 and 0 <= r["min_diversity"] < COLLAPSE_RATIO for r in rows)
+    warnings = [line for line in capsys.readouterr().out.splitlines() if "mode collapse" in line]
+    assert [line.split(":")[0] for line in warnings] == ["step 10", "step 20"]
+    assert warnings[0].startswith("step 10: warning: mode collapse in 10 classes: generated images are '0' 0.0")

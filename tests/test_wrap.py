@@ -124,8 +124,9 @@ def test_torchvision_mnist_with_every_strategy_through_workers(tmp_path, write_m
 def test_size_channel_and_class_mismatches_are_clear(sets):
     with pytest.raises(GanaugError, match="synthetic images are 16x16 but the real data set's are 28x28.*resize=True"):
         AugmentedDataset(Digits16(size=28), sets["unconditional"])
-    with pytest.raises(GanaugError, match="1 channel\\(s\\) but the real data set's have 3"):
-        AugmentedDataset(Digits16(mode="RGB"), sets["unconditional"])
+    with pytest.warns(UserWarning, match="grey and the real data set's are RGB.*replicated to RGB"):
+        rgb = AugmentedDataset(Digits16(mode="RGB"), sets["unconditional"])  # exact, so converted, not refused
+    assert rgb[-1][0].mode == "RGB"
     with pytest.raises(GanaugError, match="real data set has 5 classes but .* has 10"):
         AugmentedDataset(Digits16(classes=5), sets["unconditional"])
     with pytest.raises(GanaugError, match="--labels conditional needs a conditional GAN"):

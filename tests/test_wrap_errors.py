@@ -13,7 +13,14 @@ import torchvision.transforms.v2 as T
 from PIL import Image
 from torch.utils.data import Dataset, IterableDataset, Subset
 
-from ganaug import AugmentedDataset, AugmentedLoss, OnTheFlySynthetic, SyntheticDataset
+from ganaug import (
+    AugmentedDataset,
+    AugmentedLoss,
+    FixedStepsSampler,
+    OnTheFlySynthetic,
+    SyntheticDataset,
+    load_split,
+)
 from ganaug.augment import augment
 from ganaug.augment.labellers import SampleInfo, create_labeller
 from ganaug.errors import GanaugError
@@ -178,6 +185,22 @@ BAD = [
      "'1' (a str)"),
     ("loss-dynamic", lambda tmp: AugmentedLoss(3, dynamic="yes"), TypeError, "dynamic", "'yes' (a str)"),
     ("loss-for-dataset", lambda tmp: AugmentedLoss.for_dataset(Grey16()), TypeError, "dataset", "(a Grey16)"),
+    ("sampler-dataset-int", lambda tmp: FixedStepsSampler(100, 5, 8), TypeError, "dataset", "100 (an int)"),
+    ("sampler-dataset-empty", lambda tmp: FixedStepsSampler([], 5, 8), ValueError, "dataset", "empty"),
+    ("sampler-steps-zero", lambda tmp: FixedStepsSampler(Grey16(), 0, 8), ValueError, "steps_per_epoch", "0"),
+    ("sampler-steps-float", lambda tmp: FixedStepsSampler(Grey16(), 2.5, 8), TypeError, "steps_per_epoch",
+     "2.5 (a float)"),
+    ("sampler-batch-size-bool", lambda tmp: FixedStepsSampler(Grey16(), 5, True), TypeError, "batch_size",
+     "True (a bool)"),
+    ("sampler-too-many", lambda tmp: FixedStepsSampler(Grey16(), 2**40, 2**40), ValueError, "steps_per_epoch",
+     str(2**40)),
+    ("sampler-seed", lambda tmp: FixedStepsSampler(Grey16(), 5, 8, seed=-1), ValueError, "seed", "-1"),
+    ("sampler-epoch", lambda tmp: FixedStepsSampler(Grey16(), 5, 8).set_epoch(-2), ValueError, "epoch", "-2"),
+    ("split-part-unknown", lambda tmp: load_split(tmp, "training"), ValueError, "part", "'training'"),
+    ("split-part-int", lambda tmp: load_split(tmp, 0), TypeError, "part", "0 (an int)"),
+    ("split-run-dir-none", lambda tmp: load_split(None, "train"), TypeError, "run_dir", "None (a NoneType)"),
+    ("split-transform", lambda tmp: load_split(tmp, "train", transform="auto"), TypeError, "transform",
+     "'auto' (a str)"),
 ]
 
 

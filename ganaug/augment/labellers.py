@@ -7,8 +7,8 @@ accepts as it is. Real images get one-hot vectors of the same length.
     extra           class K: the classifier gets K + 1 outputs; only the K real ones count at test time
     argmax          the class the teacher predicts
     argmax-dynamic  the class the classifier being trained predicts, at each forward pass: the targets
-                    here are all-zero placeholders that `AugmentedLoss` fills in (plain cross-entropy
-                    gives such rows zero loss)
+                    here are all-zero placeholders; the Dataset wrappers hand them out as NaN, so a plain
+                    cross-entropy fails loudly instead of adding nothing, and `AugmentedLoss` fills them
     uniform         LSRO: 1/K on every real class
     conditional     the class the image was generated for
     soft            the teacher's probability vector

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from ganaug.errors import UsageError
+
+NEARLY_BALANCED = 0.9
+"""--balance warns when the smallest class already has this fraction of the largest's images: it adds little."""
 
 
 @dataclass(frozen=True)
@@ -28,11 +32,15 @@ def plan_quotas(*, count: int | None = None, per_class: int | Mapping[int | str,
             raise UsageError(f"--count must be at least 1, not {count}")
         return Quotas(count)
     if balance:
-        largest = max(train_counts)
+        largest, smallest = max(train_counts), min(train_counts)
         wanted = tuple(largest - n for n in train_counts)
         if not sum(wanted):
             raise UsageError("--balance has nothing to do: every class already has "
-                              f"{largest} training images; use --count or --per-class")
+                             f"{largest} training images; use --count or --per-class")
+        if smallest >= NEARLY_BALANCED * largest:
+            warnings.warn(f"the training classes are already nearly balanced ({smallest}-{largest} images per "
+                          f"class), so --balance adds only {sum(wanted)} images; use --count or --per-class to add "
+                          "more", UserWarning, stacklevel=2)
         return Quotas(sum(wanted), wanted)
     if isinstance(per_class, int):
         if per_class < 1:

@@ -104,7 +104,7 @@ def _write_images(tmp: Path, sampler: _Sampler, formats: Sequence[str], shard_si
             bar.update(len(images))
             bar.set_postfix(accepted=f"{sampler.accepted / max(sampler.generated, 1):.0%}")
     shards = writer.close()
-    preview.save(tmp / PREVIEW)
+    preview.save(tmp / PREVIEW, generator.class_names)
     return writer.table_file, shards
 
 
@@ -178,14 +178,16 @@ class _Preview:
             if len(row) < (self.per_class if key >= 0 else self.per_class**2):
                 row.append(image)
 
-    def save(self, path: Path) -> None:
-        """One row per class (by the labels' class) where images have one, else a plain grid."""
+    def save(self, path: Path, class_names: Sequence[str] = ()) -> None:
+        """One row per class (by the labels' class, named at its left) where images have one, else a plain grid."""
         if not self.rows:
             return
         blank = torch.zeros_like(next(iter(self.rows.values()))[0])
         cells = [image for key in sorted(self.rows) for image in
                  self.rows[key] + [blank] * ((-len(self.rows[key])) % self.per_class)]
-        save_image_grid(torch.stack(cells), self.per_class, path)
+        names = None if -1 in self.rows else [class_names[k] if k < len(class_names) else str(k)
+                                              for k in sorted(self.rows)]
+        save_image_grid(torch.stack(cells), self.per_class, path, names)
 
 
 def _rows(first: int, seeds: Tensor, info: SampleInfo, realism: Tensor | None, generator: RunGenerator) -> pd.DataFrame:

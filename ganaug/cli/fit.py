@@ -12,7 +12,7 @@ from ganaug.config import load_recipe
 
 
 @click.command("fit")
-@click.argument("recipe")
+@click.argument("recipe", required=False)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Run directory (default: runs/RECIPE-TIME).")
 @click.option("--steps", type=click.IntRange(min=1), help="Total steps of the run (a resumed run continues up to this).")
 @click.option("--seed", type=int, help="Training seed (train.seed).")
@@ -24,14 +24,20 @@ def fit_command(recipe: str, out: Path | None, steps: int | None, seed: int | No
     """Train a (conditional) GAN on a data set's training split.
 
     RECIPE is a built-in recipe name (digits, mnist5k, cifar10, folder, dcgan64) or a path to a .toml file.
+    With --resume it may be left out: the run continues from its own config.toml (plus any --set).
     """
     from ganaug.fit.run import fit
+    from ganaug.fit.run_dir import RunDir
 
+    if resume and out is None:
+        raise click.UsageError("--resume needs --out RUN_DIR (the run to continue)")
+    if recipe is None:
+        if not resume:
+            raise click.UsageError("give a RECIPE (a built-in name or a .toml file); only --resume may leave it out")
+        recipe = str(RunDir.open(out).config)  # the run's own resolved recipe
     extra = list(overrides) + ([f"train.steps={steps}"] if steps else []) + ([f"train.seed={seed}"] if seed is not None else [])
     config, name = load_recipe(recipe, extra)
     if out is None:
-        if resume:
-            raise click.UsageError("--resume needs --out RUN_DIR (the run to continue)")
         out = Path("runs") / f"{name}-{datetime.now():%Y%m%d-%H%M%S}"
     started = time.perf_counter()
     result = fit(config, out, device=device, resume=resume)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+import warnings
+from pathlib import Path
 from typing import Any, NoReturn
 
 import click
@@ -10,6 +12,9 @@ import click
 from ganaug import __version__
 from ganaug.errors import GanaugError
 from ganaug.io import USER_ERRNOS, describe_os_error
+
+PACKAGE = Path(__file__).resolve().parents[1]
+_python_show_warning = warnings.showwarning
 
 INTERRUPTED = {
     "fit": "a run with a checkpoint is kept (continue it with --resume); a new run without one was removed",
@@ -54,10 +59,20 @@ def _out_of_memory(error: BaseException) -> bool:
             or "can't allocate memory" in str(error))
 
 
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int, file: Any = None,
+                  line: str | None = None) -> None:
+    """ganaug's own warnings as one plain line, like its errors; other libraries' as Python shows them."""
+    if issubclass(category, UserWarning) and Path(filename).resolve().is_relative_to(PACKAGE):
+        click.echo(f"ganaug: warning: {' '.join(str(message).split())}", err=True)
+    else:
+        _python_show_warning(message, category, filename, lineno, file, line)
+
+
 @click.group(cls=Group)
 @click.version_option(__version__, prog_name="ganaug")
 def main() -> None:
     """GAN-based data augmentation for PyTorch image classifiers."""
+    warnings.showwarning = _show_warning
 
 
 from ganaug.cli.augment import augment_command  # noqa: E402

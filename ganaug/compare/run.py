@@ -17,6 +17,7 @@ import math
 import platform
 import shutil
 import sys
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -74,6 +75,7 @@ def compare(run_dir: str | Path, out: str | Path, *, synthetic: str | Path | Non
         if data.synthetic is None and any(c.uses_gan for c in cells):
             data = data.with_synthetic(_generate_synthetic(run, out, max(c.ratio for c in cells), progress))
         data.check(cells)
+        _warn_if_too_small(len(data.test.labels))
         quality = _synthetic_quality(run, data, out, torch_device, progress) if data.synthetic else None
         return _run_grid(run, out, data, cells, classifier, torch_device, quality, progress)
 
@@ -91,6 +93,7 @@ def _run_grid(run: RunDir, out: Path, data: CompareData, cells: list[Cell], clas
             rows.append(run_cell(data, cell, classifier, torch_device))
             _write_runs(out, rows)
             bar.update()
+            _warn_at_a_ceiling(rows[-1], cell)
     keys = {c.key for c in cells}
     runs = pd.DataFrame([r for r in rows if r["key"] in keys])
     summary = summarise(runs)
@@ -101,6 +104,29 @@ def _run_grid(run: RunDir, out: Path, data: CompareData, cells: list[Cell], clas
     write_summary(summary, out, title, quality)
     plot_accuracy(summary, out / "accuracy.png", title)
     return CompareResult(out, runs, summary)
+
+
+SMALL_TEST_SPLIT = 500
+"""Below this many test images, compare says which differences the split can resolve before spending the time."""
+CEILING = 0.995
+
+
+def _warn_if_too_small(test_images: int) -> None:
+    """One test image is 100/n points: differences of a point or two are noise on a split of a few dozen."""
+    if test_images >= SMALL_TEST_SPLIT:
+        return
+    step = 100 / test_images
+    warnings.warn(f"the test split has only {test_images} images: test accuracy moves in steps of {step:.2f} points, "
+                  f"so differences below about {2 * step:.1f} points (two images) cannot be told apart; use a larger "
+                  "data.test_fraction or more data", UserWarning, stacklevel=3)
+
+
+def _warn_at_a_ceiling(row: dict, cell: Cell) -> None:
+    """Real data alone at (nearly) 100% validation accuracy leaves nothing for GAN images to gain."""
+    if not cell.uses_gan and row["val_accuracy"] >= CEILING:
+        warnings.warn(f"{cell.name} already reaches {CEILING:.1%} validation accuracy or more: at this ceiling no "
+                      "strategy can show a gain; a smaller training split (data.train_per_class) or harder data "
+                      "would tell strategies apart", UserWarning, stacklevel=3)
 
 
 def _check_settings(out: Path, fixed: dict) -> bool:

@@ -7,9 +7,11 @@ uint8 tensors, so training indexes a tensor instead of decoding files per step.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor
 from torchvision.transforms.v2 import functional as TF
@@ -27,6 +29,10 @@ class ImagePool:
     """bool, N: True for images from the source's own test split, if it has one."""
     skipped: tuple[str, ...] = ()
     """Files a folder source left out because they are not images (by extension), relative to its root."""
+    unreadable: tuple[str, ...] = ()
+    """Image files left out because they could not be read (data.on_error = "skip"), with the reason."""
+    median_side: int = 0
+    """The median shorter side of the source's images before resizing (what an automatic image_size follows)."""
 
     @property
     def num_classes(self) -> int:
@@ -46,6 +52,12 @@ class ImagePool:
         digest.update(self.images.contiguous().numpy().tobytes())
         digest.update(self.labels.numpy().tobytes())
         return digest.hexdigest()[:16]
+
+
+def auto_size(sides: Sequence[int]) -> int:
+    """The power of two nearest (in log scale) the median of the images' shorter sides, within 16..256."""
+    median = float(np.median(sides))
+    return int(min(max(2 ** round(math.log2(max(median, 1))), 16), 256))
 
 
 def fit_to_size(images: Tensor | Sequence[Tensor], size: int, channels: int = 0) -> Tensor:

@@ -7,6 +7,7 @@ under `data.root`), or `folder` (one sub-folder per class under `data.root`).
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -19,7 +20,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from ganaug.data.folder import decode, read_image, scan_folder
-from ganaug.data.pool import ImagePool, convert_channels, fit_to_size
+from ganaug.data.pool import ImagePool, auto_size, convert_channels, fit_to_size
 from ganaug.errors import DataError
 from ganaug.io import first_line
 from ganaug.registry import Registry
@@ -111,8 +112,22 @@ def image_folder(config: DataConfig) -> ImagePool:
     """One sub-folder per class, PNG/JPEG/..., grey or colour, any sizes; other files are skipped and listed."""
     root = Path(config.root).expanduser()
     scan = scan_folder(root)
-    samples = _progress(((read_image(path), label) for path, label in scan.files), len(scan.files), root.name)
-    return _from_tensors(samples, scan.classes, f"folder:{root}", config, skipped=scan.skipped)
+    unreadable: list[str] = []
+    samples = _progress(_read_all(scan.files, root, config.on_error, unreadable), len(scan.files), root.name)
+    pool = _from_tensors(samples, scan.classes, f"folder:{root}", config, skipped=scan.skipped)
+    return dataclasses.replace(pool, unreadable=tuple(unreadable))
+
+
+def _read_all(files: list[tuple[Path, int]], root: Path, on_error: str,
+              unreadable: list[str]) -> Iterator[tuple[torch.Tensor, int]]:
+    """Decoded images; with on_error = "skip" a file that cannot be read is listed in `unreadable` instead."""
+    for path, label in files:
+        try:
+            yield read_image(path), label
+        except DataError as e:
+            if on_error != "skip":
+                raise DataError(f"{e}, or set data.on_error = 'skip' to leave out files that cannot be read") from None
+            unreadable.append(f"{path.relative_to(root)}: {e}")
 
 
 def _decoded(dataset: torch.utils.data.Dataset, name: str) -> Iterator[tuple[torch.Tensor, int]]:
@@ -130,8 +145,9 @@ def _progress(samples: Iterator[T], total: int, name: str) -> Iterable[T]:
 
 
 def _from_arrays(images: torch.Tensor, labels: np.ndarray, classes: list[str], source: str, config: DataConfig) -> ImagePool:
-    resized = fit_to_size(images, config.image_size, config.channels)
-    return ImagePool(resized, torch.as_tensor(labels, dtype=torch.int64), classes, source)
+    side = min(images.shape[-2:])
+    resized = fit_to_size(images, config.image_size or auto_size([side]), config.channels)
+    return ImagePool(resized, torch.as_tensor(labels, dtype=torch.int64), classes, source, median_side=side)
 
 
 def _from_tensors(
@@ -152,6 +168,9 @@ def _from_tensors(
     if any(image.shape[0] == 3 for image in images):  # colour anywhere: grey images become grey RGB
         images = [image.expand(3, -1, -1) for image in images]
     same_size = all(image.shape == images[0].shape for image in images)
-    resized = fit_to_size(torch.stack(images) if same_size else images, config.image_size)
+    sides = [min(image.shape[-2:]) for image in images]
+    size = config.image_size or auto_size(sides)
+    resized = fit_to_size(torch.stack(images) if same_size else images, size)
     resized = convert_channels(resized, config.channels)
-    return ImagePool(resized, torch.tensor(labels), list(classes), source, official_test, skipped)
+    return ImagePool(resized, torch.tensor(labels), list(classes), source, official_test, skipped,
+                     median_side=int(np.median(sides)))

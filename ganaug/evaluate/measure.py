@@ -14,13 +14,12 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from ganaug.evaluate.reliability import MIN_PER_CLASS_FID, reliability
 from ganaug.fit.run_dir import RunDir
-from ganaug.metrics import (Memorisation, TeacherFeatures, distribution_scores, embed, frechet_distance,
-                            label_agreement, measure_memorisation, user_features)
+from ganaug.metrics import (Memorisation, TeacherFeatures, collapse_warnings, distribution_scores, diversity_scores,
+                            embed, frechet_distance, label_agreement, measure_memorisation, user_features)
 from ganaug.metrics.features import TEACHER
 from ganaug.teacher import Teacher, get_teacher
-
-MIN_PER_CLASS_FID = 10
 
 
 @dataclass
@@ -59,19 +58,35 @@ class Reference:
 
 def measure(reference: Reference, images: Tensor, labels: Tensor | None, *,
             seed: int = 0) -> tuple[dict, Memorisation]:
-    """All metrics of uint8 generated images (labels: the classes asked for, on conditional runs)."""
+    """All metrics of uint8 generated images (labels: the classes asked for, on conditional runs).
+
+    Besides the figures: `diversity` (mode collapse per class), `reliability` (notes on figures computed from
+    too few images) and `warnings` (lines a reader must see, such as a collapsed class).
+    """
     generated = embed(reference.extractor, images)
     metrics: dict = {"generated": len(images), "features": reference.features,
                      "real_reference": f"validation split ({len(reference.val)} images)",
                      **distribution_scores(reference.val_features, generated, seed=seed)}
     memorisation = measure_memorisation(images, reference.train, reference.val)
     metrics["memorisation"] = memorisation.summary()
+    metrics["diversity"] = diversity_scores(reference.val_features, reference.val_labels, generated, labels,
+                                            reference.teacher.info["classes"])
+    per_class = None
     if labels is not None:
-        num_classes = reference.teacher.num_classes
-        teacher_class = reference.teacher.probabilities(images).argmax(1)
-        metrics["label_agreement"] = label_agreement(labels, teacher_class, num_classes)
-        metrics["per_class_fid"] = [
-            frechet_distance(real, fake) if min(len(real), len(fake)) >= MIN_PER_CLASS_FID else None
-            for real, fake in ((reference.val_features[reference.val_labels == c], generated[labels == c])
-                               for c in range(num_classes))]
+        per_class_scores, per_class = _per_class(reference, images, generated, labels)
+        metrics |= per_class_scores
+    metrics["reliability"] = reliability(len(reference.val), len(images), generated.shape[1], per_class)
+    metrics["warnings"] = collapse_warnings(metrics["diversity"])
     return metrics, memorisation
+
+
+def _per_class(reference: Reference, images: Tensor, generated: Tensor,
+               labels: Tensor) -> tuple[dict, list[tuple[int, int]]]:
+    """Label agreement and per-class FID, and each class's (real, generated) counts for the reliability notes."""
+    num_classes = reference.teacher.num_classes
+    teacher_class = reference.teacher.probabilities(images).argmax(1)
+    pairs = [(reference.val_features[reference.val_labels == c], generated[labels == c]) for c in range(num_classes)]
+    fids = [frechet_distance(real, fake) if min(len(real), len(fake)) >= MIN_PER_CLASS_FID else None
+            for real, fake in pairs]
+    return ({"label_agreement": label_agreement(labels, teacher_class, num_classes), "per_class_fid": fids},
+            [(len(real), len(fake)) for real, fake in pairs])

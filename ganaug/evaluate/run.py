@@ -17,6 +17,7 @@ from ganaug.augment.generator import RunGenerator
 from ganaug.config import SEED_MAX
 from ganaug.errors import UsageError
 from ganaug.evaluate.measure import Reference, measure
+from ganaug.evaluate.reliability import below_floor
 from ganaug.evaluate.report import write_report
 from ganaug.io import output_folder
 from ganaug.metrics.features import TEACHER
@@ -35,7 +36,8 @@ class Evaluation:
 
 def evaluate(run_dir: str | Path, *, checkpoint: str | int | None = None, count: int = 2000, features: str = TEACHER,
              device: str = "auto", seed: int = 0, progress: bool = True) -> Evaluation:
-    """FID/KID, precision/recall/density/coverage, memorisation and (conditional runs) label agreement."""
+    """FID/KID, precision/recall/density/coverage, memorisation, diversity (mode collapse) and (conditional runs)
+    label agreement, each figure with a reliability note where its sample is too small to trust."""
     if not MIN_COUNT <= count <= MAX_COUNT:
         raise UsageError(f"--count must be at least {MIN_COUNT} for the metrics to mean anything and at most "
                          f"{MAX_COUNT} (memory), not {count}")
@@ -55,8 +57,10 @@ def _evaluate(generator: RunGenerator, count: int, features: str, seed: int, sta
                                            None if labels is None else labels[start:start + 512])
                         for start in range(0, count, 512)])
     scores, memorisation = measure(reference, images, labels, seed=seed)
+    sanity = reference.sanity(seed)
+    scores["reliability"] = below_floor(scores["reliability"], scores["fid"], sanity["fid_validation_halves"])
     metrics = {"run": str(generator.run.root), "checkpoint": generator.checkpoint, **scores,
-               "sanity": reference.sanity(seed), "seconds": round(time.perf_counter() - started, 2)}
+               "sanity": sanity, "seconds": round(time.perf_counter() - started, 2)}
     folder = generator.run.root / "evaluation" / Path(generator.checkpoint).name
     write_report(folder, metrics, images, labels, generator.class_names, memorisation, reference.train)
     return Evaluation(metrics, folder)

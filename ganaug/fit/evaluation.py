@@ -4,7 +4,10 @@ Losses say little about sample quality, so every `eval.every` steps the hook
 generates `eval.count` images from fixed noise, scores them against the
 validation split (ganaug.evaluate.measure) and appends a row to
 evaluations.jsonl. The lowest-FID generator is saved to checkpoints/best/,
-which `augment --checkpoint best` samples from.
+which `augment --checkpoint best` samples from. A low FID can hide mode
+collapse, so a class whose generated images are far less varied than its real
+ones is warned about as it happens and counted in the row (min_diversity,
+collapsed_classes).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from ganaug.fit.run_dir import RunDir
 from ganaug.fit.step import GanParts
 from ganaug.fit.trainer import Trainer
 from ganaug.io import read_json
+from ganaug.metrics.diversity import collapse_warnings, lowest_diversity
 
 ROW_KEYS = ("fid", "kid", "precision", "recall", "density", "coverage")
 
@@ -53,6 +57,7 @@ class Evaluator(Periodic):
                "near_copies": metrics["memorisation"]["generated_near_copy_fraction"]}
         if "label_agreement" in metrics:
             row["label_agreement"] = metrics["label_agreement"]["overall"]
+        row |= _collapse_columns(metrics["diversity"])
         row["best"] = row["fid"] < self.best_fid
         if row["best"]:
             self.best_fid = row["fid"]
@@ -62,6 +67,8 @@ class Evaluator(Periodic):
         save_evaluation_curves(self.run.read_evaluations(), self.run.root / "evaluation.png")
         tqdm.write(f"step {trainer.step}: FID {row['fid']:.2f}, precision {row['precision']:.2f}, "
                    f"recall {row['recall']:.2f}" + (" (best so far)" if row["best"] else ""))
+        if metrics["diversity"]["collapsed"]:
+            tqdm.write(f"step {trainer.step}: {_collapse_line(metrics['diversity'])}")
 
     @torch.no_grad()
     def _generate(self) -> torch.Tensor:
@@ -73,3 +80,19 @@ class Evaluator(Periodic):
             y = None if self.labels is None else self.labels[start:start + 500].to(device)
             out.append(to_uint8(G(z, y)).cpu())
         return torch.cat(out)
+
+
+def _collapse_line(diversity: dict) -> str:
+    """One warning line per evaluation, however many classes collapsed (collapse_warnings has one per class)."""
+    collapsed = diversity["collapsed"]
+    if len(collapsed) == 1:
+        return collapse_warnings(diversity)[0]
+    ratios = ", ".join(f"'{name}' {diversity['per_class'][name]:.2f}x" for name in collapsed)
+    return f"warning: mode collapse in {len(collapsed)} classes: generated images are {ratios} as varied as real ones"
+
+
+def _collapse_columns(diversity: dict) -> dict:
+    """The diversity check as numbers, since evaluations.jsonl rows hold numbers only (RunDir._read_rows)."""
+    _, lowest = lowest_diversity(diversity)
+    columns = {"collapsed_classes": len(diversity["collapsed"])}
+    return columns if lowest is None else {"min_diversity": lowest, **columns}

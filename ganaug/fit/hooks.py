@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 from torch import Tensor
 from tqdm.auto import tqdm
@@ -35,6 +36,31 @@ class ProgressBar(Hook):
             self.bar.close()
 
 
+class TimeEstimate(Hook):
+    """Says once, after the first steps, how long the whole run will take at the rate measured so far."""
+
+    AFTER_SECONDS = 5.0
+    AFTER_STEPS = 50
+
+    def on_start(self, trainer: Trainer) -> None:
+        self.started, self.first, self.said = time.perf_counter(), trainer.step, False
+
+    def on_metrics(self, trainer: Trainer, rows: list[MetricRow]) -> None:
+        done, elapsed = trainer.step - self.first, time.perf_counter() - self.started
+        if self.said or done == 0 or (elapsed < self.AFTER_SECONDS and done < self.AFTER_STEPS):
+            return
+        self.said = True
+        left = (trainer.total_steps - trainer.step) * elapsed / done
+        tqdm.write(f"estimate:   {trainer.total_steps - trainer.step} more steps at {done / elapsed:.1f} steps/s: "
+                   f"about {_duration(left)} (evaluations and checkpoints come on top)")
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
+
+
 class MetricsLog(Hook):
     """Appends one JSON line per step; resume truncates it back to the checkpoint."""
 
@@ -47,10 +73,15 @@ class MetricsLog(Hook):
 
 
 class SampleGrids(Hook):
-    """EMA-generator grids on fixed noise: samples/step_XXXXXXX.png and samples/latest.png."""
+    """EMA-generator grids on fixed noise: samples/step_XXXXXXX.png and samples/latest.png.
 
-    def __init__(self, run: RunDir, parts: GanParts, noise: Tensor, labels: Tensor | None, columns: int, every: int) -> None:
+    row_labels (each row's class, for conditional runs) go at the rows' left, or nobody could tell them apart.
+    """
+
+    def __init__(self, run: RunDir, parts: GanParts, noise: Tensor, labels: Tensor | None, columns: int, every: int,
+                 row_labels: list[str] | None = None) -> None:
         self.run, self.parts, self.columns, self.every = run, parts, columns, every
+        self.row_labels = None if row_labels is None else list(row_labels)
         device = next(parts.generator.parameters()).device
         self.noise = noise.to(device)
         self.labels = None if labels is None else labels.to(device)
@@ -66,8 +97,10 @@ class SampleGrids(Hook):
         trainer.flush()  # a diverged run stops here, before drawing grids from NaN weights
         step, G = trainer.step, self.parts.ema.module
         check_finite({"ema generator": G}, step)
-        save_sample_grid(G, self.noise, self.labels, self.columns, self.run.samples / f"step_{step:07d}.png")
-        save_sample_grid(G, self.noise, self.labels, self.columns, self.run.samples / "latest.png")
+        save_sample_grid(G, self.noise, self.labels, self.columns, self.run.samples / f"step_{step:07d}.png",
+                         self.row_labels)
+        save_sample_grid(G, self.noise, self.labels, self.columns, self.run.samples / "latest.png",
+                         self.row_labels)
 
 
 class LossCurve(Hook):

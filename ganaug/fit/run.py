@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
+from tqdm.auto import tqdm
 
 from ganaug import __version__
 from ganaug.config import Recipe
@@ -17,7 +18,8 @@ from ganaug.errors import DataError, RunDirError, TrainingDiverged
 from ganaug.fit.device import autocast_dtype, resolve_device
 from ganaug.fit.checkpoint import load_checkpoint
 from ganaug.fit.evaluation import Evaluator
-from ganaug.fit.hooks import Checkpointer, LossCurve, MetricsLog, ProgressBar, SampleGrids
+from ganaug.fit.header import run_header
+from ganaug.fit.hooks import Checkpointer, LossCurve, MetricsLog, ProgressBar, SampleGrids, TimeEstimate
 from ganaug.fit.pictures import fixed_noise
 from ganaug.fit.run_dir import RunDir
 from ganaug.fit.step import GanParts, GanStep
@@ -62,6 +64,10 @@ def fit(recipe: Recipe, out: str | Path, *, device: str = "auto", resume: bool =
             split, changed = _make_split(pool, recipe), {}
             run = RunDir.create(out, recipe)
             split.save(run.split)
+        if progress:
+            precision = autocast_dtype(recipe.train.precision, torch_device)
+            for line in run_header(recipe, pool, split, torch_device, device, precision):
+                tqdm.write(line)
         return _train(run, recipe, pool, split, torch_device, resume, changed, progress)
 
 
@@ -97,10 +103,11 @@ def _hooks(run: RunDir, recipe: Recipe, pool: ImagePool, parts: GanParts, batche
            progress: bool) -> list[Hook]:
     log, classes = recipe.log, pool.num_classes if recipe.model.conditional else 0
     noise, labels = fixed_noise(classes, log.grid_columns, recipe.model.z_dim, recipe.train.seed)
-    hooks: list[Hook] = [ProgressBar()] if progress else []
+    row_names = None if labels is None else [pool.class_names[i] for i in labels[::log.grid_columns].tolist()]
+    hooks: list[Hook] = [ProgressBar(), TimeEstimate()] if progress else []
     hooks += [
         MetricsLog(run),
-        SampleGrids(run, parts, noise, labels, log.grid_columns, log.sample_every),
+        SampleGrids(run, parts, noise, labels, log.grid_columns, log.sample_every, row_names),
         LossCurve(run, log.checkpoint_every),
         Checkpointer(run, parts, batches, log.checkpoint_every, log.keep_checkpoints),
     ]
@@ -194,7 +201,8 @@ def _record_session(run: RunDir, recipe: Recipe, pool: ImagePool, device: torch.
     """run.json: the data's facts and this session (with what a resume changed); config.toml: the recipe now."""
     info = run.read_info()
     info["data"] = {"source": pool.source, "classes": pool.class_names, "channels": pool.channels,
-                    "image_size": pool.image_size, "fingerprint": pool.fingerprint()}
+                    "image_size": pool.image_size, "fingerprint": pool.fingerprint(),
+                    "skipped": list(pool.skipped), "unreadable": list(pool.unreadable)}
     info.setdefault("sessions", []).append({
         "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "command": sys.argv, "steps": recipe.train.steps, "lr_g": recipe.train.lr_g, "lr_d": recipe.train.lr_d,

@@ -43,6 +43,10 @@ class DataRecord(pydantic.BaseModel):
     channels: Literal[1, 3]
     image_size: int = pydantic.Field(ge=1, le=4096)
     fingerprint: str
+    skipped: list[str] = []
+    """Files of a folder source that are not images."""
+    unreadable: list[str] = []
+    """Image files left out because they could not be read (data.on_error = "skip"), with the reason."""
 
     @pydantic.field_validator("classes")
     @classmethod
@@ -134,7 +138,7 @@ class RunDir:
         disagree = [(what, a, b) for what, a, b in (
             ("fingerprint", record.fingerprint, split.fingerprint),
             ("classes", record.classes, split.classes if split.classes is not None else record.classes),
-            ("image_size", record.image_size, config.image_size),
+            ("image_size", record.image_size, config.image_size or record.image_size),
             ("channels", record.channels, config.channels or record.channels)) if a != b]
         if disagree:
             what, a, b = disagree[0]

@@ -3,12 +3,15 @@
 Items are (image, target, is_synthetic). Targets are probability vectors of
 length `num_outputs` for real and synthetic images alike (one-hot for real
 ones), which `nn.CrossEntropyLoss` accepts directly; `is_synthetic` lets a loss
-(AugmentedLoss) or a metric treat generated images differently.
+(AugmentedLoss) or a metric treat generated images differently. The one
+exception is `argmax-dynamic`: its synthetic targets are NaN until AugmentedLoss
+fills them with the model's prediction, so a plain cross-entropy fails loudly.
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -27,7 +30,7 @@ from ganaug.wrap.arguments import (MAX_IMAGES, as_label, check_bool, check_calla
                                    shown, wrong_type)
 from ganaug.wrap.images import (ImageKind, convert, describe, find_class_names, find_num_classes, find_targets,
                                 find_transform, raw_view)
-from ganaug.wrap.synthetic import SyntheticDataset, SyntheticSource
+from ganaug.wrap.synthetic import SyntheticDataset, SyntheticSource, synthetic_targets
 
 AUTO = "auto"
 
@@ -124,7 +127,7 @@ class AugmentedDataset(Dataset):
         image = convert(raw, self.kind)
         if self.transform is not None:
             image = self.transform(image)
-        return image, self.labeller.targets(info, self.num_classes)[0], True
+        return image, synthetic_targets(self.labeller, info, self.num_classes)[0], True
 
     def _check_classes(self) -> None:
         """The real data set's classes against the synthetic source's: their number, then every label."""
@@ -186,7 +189,21 @@ class AugmentedDataset(Dataset):
             raise UsageError(f"synthetic images are {size}x{size} but the real data set's are "
                              f"{kind.height}x{kind.width} (before its transform); pass resize=True to resize "
                              "the synthetic ones, or train the GAN at the real size")
-        if kind.channels != channels:
-            raise UsageError(f"synthetic images have {channels} channel(s) but the real data set's have "
-                             f"{kind.channels}; train the GAN with data.channels = {kind.channels}")
+        self._check_channels(kind.channels, channels)
         return kind
+
+    @staticmethod
+    def _check_channels(real: int, synthetic: int) -> None:
+        """Grey synthetic images go into an RGB set by replicating their channel, which is exact (torchvision's
+        ImageFolder loads even grey files as RGB, so refusing would make people retrain for nothing); colour
+        cannot become grey without losing information, so that, like any other mismatch, is refused."""
+        if real == synthetic:
+            return
+        if (real, synthetic) == (3, 1):
+            warnings.warn("the synthetic images are grey and the real data set's are RGB: each synthetic image's "
+                          "channel is replicated to RGB (exact; no retraining needed)", UserWarning, stacklevel=4)
+            return
+        why = ("turning colour into grey would lose information" if (real, synthetic) == (1, 3)
+               else "ganaug converts only grey to RGB")
+        raise UsageError(f"synthetic images have {synthetic} channel(s) but the real data set's have {real}, and "
+                         f"{why}; train the GAN with data.channels = {real}")

@@ -2,7 +2,9 @@
 
 It weights synthetic samples (the labelling paper's code uses 0.1 for pseudo
 labels) and, for `argmax-dynamic`, fills each synthetic sample's target with
-the class the model being trained predicts at that forward pass. With the
+the class the model being trained predicts at that forward pass. The data sets
+give such samples NaN targets (so that a plain cross-entropy fails loudly);
+any synthetic sample with a NaN target is filled in that way. With the
 `uniform` targets (LSRO) the gradient for a synthetic image is softmax - 1/K.
 """
 
@@ -44,11 +46,13 @@ class AugmentedLoss(nn.Module):
         return cls(dataset.num_classes, synthetic_weight=weight, dynamic=dynamic)
 
     def forward(self, logits: Tensor, targets: Tensor, synthetic: Tensor) -> Tensor:
+        """Synthetic samples get the model's own top class as their target where the strategy is dynamic or
+        their target is a NaN placeholder (how the data sets mark dynamic labels); real samples keep theirs."""
         synthetic = synthetic.to(logits.device, dtype=bool).unsqueeze(1)
         targets = targets.to(logits.device, logits.dtype)
-        if self.dynamic:
-            predicted = logits.detach()[:, : self.num_classes].argmax(1)
-            targets = targets.where(~synthetic, F.one_hot(predicted, logits.shape[1]).to(logits.dtype))
+        fill = synthetic if self.dynamic else synthetic & targets.isnan().any(1, keepdim=True)
+        predicted = logits.detach()[:, : self.num_classes].argmax(1)
+        targets = targets.where(~fill, F.one_hot(predicted, logits.shape[1]).to(logits.dtype))
         per_sample = F.cross_entropy(logits, targets, reduction="none")
         weights = synthetic.squeeze(1).float().mul(self.synthetic_weight - 1).add(1)
         return (per_sample * weights).mean()

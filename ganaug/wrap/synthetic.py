@@ -3,6 +3,10 @@
 Both yield (image, target) with `transform` / `target_transform`, and both are
 sources for AugmentedDataset, which asks them for `select` (which images to
 use) and `fetch` (one raw uint8 image and what is known about it).
+
+`argmax-dynamic` targets are decided by the model inside AugmentedLoss; until
+then they are rows of NaN, so that a plain `nn.CrossEntropyLoss` gives a NaN
+loss at the first synthetic batch instead of silently training on zero loss.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
@@ -23,6 +28,13 @@ from ganaug.wrap.arguments import check_callable, check_choice, check_index, che
 from ganaug.wrap.images import ImageKind, convert
 
 PIL_KIND = {1: ImageKind("pil", 1, 0, 0, mode="L"), 3: ImageKind("pil", 3, 0, 0, mode="RGB")}
+
+
+def synthetic_targets(labeller: Labeller, info: SampleInfo, num_classes: int) -> Tensor:
+    """The labeller's targets, with dynamic placeholders made NaN: the labeller's all-zero rows would give a
+    plain cross-entropy zero loss without a word, NaN rows make it NaN; AugmentedLoss fills them in."""
+    targets = labeller.targets(info, num_classes)
+    return torch.full_like(targets, torch.nan) if labeller.dynamic else targets
 
 
 class SyntheticSource(Dataset):
@@ -59,7 +71,7 @@ class SyntheticSource(Dataset):
 
     def __getitem__(self, index: int) -> tuple[Any, Tensor]:
         image, info = self.fetch(self._key(check_index(index, len(self), f"a {type(self).__name__}")))
-        target = self.labeller.targets(info, self.num_classes)[0]
+        target = synthetic_targets(self.labeller, info, self.num_classes)[0]
         image = convert(image, PIL_KIND[self.channels])
         if self.transform is not None:
             image = self.transform(image)
