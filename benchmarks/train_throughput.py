@@ -99,6 +99,10 @@ def ganaug_runner(recipe, pool, precision: str):
     return run
 
 
+AUTO = "bf16 autocast" if autocast_dtype("auto", torch.device("cpu")) else "fp32"
+"""What precision = "auto" picks on this CPU: bf16 only with native bf16 (AVX512-BF16 or AMX)."""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
@@ -114,7 +118,7 @@ def main() -> None:
     variants = {
         "textbook (fp32)": lambda n: [textbook.step() for _ in range(n)],
         "ganaug fp32": ganaug_runner(recipe, pool, "fp32"),
-        "ganaug (recipe default: bf16 autocast, channels-last)": ganaug_runner(recipe, pool, "auto"),
+        f"ganaug (recipe default: precision auto = {AUTO}, channels-last)": ganaug_runner(recipe, pool, "auto"),
     }
     for run in variants.values():
         run(args.warmup)
@@ -134,15 +138,17 @@ def main() -> None:
     table = "\n".join(lines)
     print(table)
     machine = {"python": platform.python_version(), "torch": torch.__version__, "threads": torch.get_num_threads(),
-               "cpu_capability": torch.backends.cpu.get_cpu_capability(), "processor": platform.processor() or platform.machine()}
+               "cpu_capability": torch.backends.cpu.get_cpu_capability(), "processor": platform.processor() or platform.machine(),
+               "precision_auto": AUTO}
+    command = f"python benchmarks/train_throughput.py --rounds {args.rounds} --steps {args.steps} --out {args.out}"
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(
-        {"command": "python benchmarks/train_throughput.py " + f"--rounds {args.rounds} --steps {args.steps}",
+        {"command": command,
          "batch_size": batch, "image_size": pool.image_size, "data": recipe.data.source, "machine": machine,
          "images_per_s": rates, "ratio_vs_textbook": {n: statistics.median(v) / reference for n, v in rates.items()}},
         indent=1) + "\n")
     args.out.with_suffix(".md").write_text(
-        f"# Training throughput, dcgan64 recipe (CPU)\n\nCommand: `python benchmarks/train_throughput.py --rounds {args.rounds} --steps {args.steps}`\n\n"
+        f"# Training throughput, dcgan64 recipe (CPU)\n\nCommand: `{command}`\n\n"
         f"Machine: {machine}\n\nData: {recipe.data.source} at {pool.image_size}x{pool.image_size}, batch {batch}, in memory for both loops.\n\n{table}\n")
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import click
+from tqdm.auto import tqdm
 
 from ganaug import __version__
 from ganaug.errors import GanaugError
@@ -63,7 +64,7 @@ def _show_warning(message: Warning | str, category: type[Warning], filename: str
                   line: str | None = None) -> None:
     """ganaug's own warnings as one plain line, like its errors; other libraries' as Python shows them."""
     if issubclass(category, UserWarning) and Path(filename).resolve().is_relative_to(PACKAGE):
-        click.echo(f"ganaug: warning: {' '.join(str(message).split())}", err=True)
+        tqdm.write(f"ganaug: warning: {' '.join(str(message).split())}", file=sys.stderr)  # above any bar
     else:
         _python_show_warning(message, category, filename, lineno, file, line)
 
