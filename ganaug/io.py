@@ -198,21 +198,9 @@ def child(folder: Path, name: str) -> Path:
     return path
 
 
-class OutputFolder:
-    """A folder this process holds for writing (see `output_folder`)."""
-
-    def __init__(self, path: Path, created: list[Path]) -> None:
-        self.path, self.created = path, created
-
-    @property
-    def is_new(self) -> bool:
-        """True if this command created the folder (so a failure removes it again)."""
-        return self.path in self.created
-
-
 @contextlib.contextmanager
 def output_folder(path: str | os.PathLike[str], *, what: str = "output",
-                  keep_on_error: Callable[[], bool] = lambda: False) -> Iterator[OutputFolder]:
+                  keep_on_error: Callable[[], bool] = lambda: False) -> Iterator[Path]:
     """Create (if needed) and exclusively lock `path` while the block runs.
 
     A second process asking for the same folder gets a one-line OutputError. Dead writers' temporaries
@@ -227,7 +215,7 @@ def output_folder(path: str | os.PathLike[str], *, what: str = "output",
         with _lock(path, what):
             remove_stale_temporaries(path)
             was_empty = not created and not any(path.iterdir())
-            yield OutputFolder(path, created)
+            yield path
     except BaseException:
         if not keep_on_error():
             if created:

@@ -168,7 +168,7 @@ def test_output_folder_is_exclusive_and_cleans_up_what_it_created(tmp_path):
 
     out = tmp_path / "a" / "b"
     with output_folder(out) as held:
-        assert held.is_new
+        assert held == out and out.is_dir()
         with pytest.raises(OutputError, match="another ganaug process"), output_folder(out):
             pass
         (out / "half.txt").write_text("x")
