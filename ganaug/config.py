@@ -17,6 +17,7 @@ import pydantic
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ganaug.data.sources import NEEDS_ROOT, SOURCES, TAKES_ARGUMENT, source_kind
 from ganaug.errors import ConfigError
 from ganaug.io import describe_os_error
 from ganaug.gan.diffaugment import POLICIES
@@ -66,12 +67,11 @@ class DataConfig(Section):
     def _check(self) -> DataConfig:
         if self.val_fraction + self.test_fraction >= 1:
             raise ValueError("data.val_fraction + data.test_fraction must be below 1")
-        known = ("digits", "mnist5k", "folder")
-        if self.source not in known and not self.source.startswith("torchvision:"):
-            raise ValueError(
-                f"data.source {self.source!r} is not one of digits, mnist5k, folder, torchvision:<ClassName>"
-            )
-        if (self.source == "folder" or self.source.startswith("torchvision:")) and not self.root:
+        kind = source_kind(self.source)
+        if kind not in SOURCES or (":" in self.source) != (kind in TAKES_ARGUMENT):
+            names = [f"{n}:{TAKES_ARGUMENT[n]}" if n in TAKES_ARGUMENT else n for n in SOURCES.names()]
+            raise ValueError(f"data.source {self.source!r} is unknown; choose one of: {', '.join(names)}")
+        if kind in NEEDS_ROOT and not self.root:
             raise ValueError(f"data.root must name a folder for data.source = {self.source!r}")
         return self
 

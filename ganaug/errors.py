@@ -36,3 +36,10 @@ class OutputError(GanaugError, OSError):
 
 class TrainingDiverged(GanaugError, FloatingPointError):
     """A loss or weight became NaN or infinite; the last good checkpoint is left as it was."""
+
+
+class UnknownNameError(GanaugError, KeyError):
+    """A name no registry holds (a model, loss, data source, labelling strategy, classifier)."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""

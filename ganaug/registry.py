@@ -1,9 +1,14 @@
-"""A tiny name -> factory registry, so a new model, loss or data source is one entry."""
+"""A tiny name -> factory registry, so a new model, loss, data source, labeller or classifier is one entry.
+
+Registries are the only lists of names: validation, CLI choices and messages read them.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Generic, TypeVar
+
+from ganaug.errors import UnknownNameError
 
 T = TypeVar("T")
 
@@ -25,8 +30,8 @@ class Registry(Generic[T]):
     def get(self, name: str) -> T:
         try:
             return self._entries[name]
-        except KeyError:
-            raise KeyError(f"unknown {self.kind} {name!r}; choose one of: {', '.join(self.names())}") from None
+        except (KeyError, TypeError):
+            raise UnknownNameError(f"unknown {self.kind} {name!r}; choose one of: {', '.join(self.names())}") from None
 
     def names(self) -> list[str]:
         return sorted(self._entries)

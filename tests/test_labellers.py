@@ -1,5 +1,7 @@
 """Each labelling strategy's targets: values, shapes and sums; what each needs; the confidence it reports."""
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -11,8 +13,11 @@ PROBS = torch.tensor([[0.7, 0.1, 0.1, 0.1], [0.05, 0.05, 0.3, 0.6], [0.25, 0.25,
 INFO = SampleInfo(3, generated_for=torch.tensor([1, 3, 0]), teacher_probs=PROBS)
 
 
-def test_every_strategy_is_registered():
-    assert LABELLERS.names() == sorted(["extra", "argmax", "argmax-dynamic", "uniform", "conditional", "soft"])
+def test_every_registered_strategy_is_documented():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("### Labelling strategies"):]
+    for name in LABELLERS.names():
+        assert f"| `{name}` |" in table, f"labelling strategy {name!r} is missing from the README's table"
 
 
 @pytest.mark.parametrize("name", LABELLERS.names())
@@ -55,7 +60,9 @@ def test_strategies_say_what_they_need():
         create_labeller("conditional").check(conditional=False, has_teacher=True, where="run 'x'")
     with pytest.raises(GanaugError, match="needs teacher probabilities"):
         create_labeller("soft").check(conditional=True, has_teacher=False, where="set 'y'")
-    for name in ("extra", "uniform", "argmax-dynamic"):
+    needs_nothing = [n for n in LABELLERS.names() if not (LABELLERS.get(n).needs_teacher or LABELLERS.get(n).needs_conditional)]
+    assert "uniform" in needs_nothing  # LSRO, the paper's label for unconditional GANs, works with any source
+    for name in needs_nothing:
         create_labeller(name).check(conditional=False, has_teacher=False, where="anything")
     with pytest.raises(GanaugError, match="needs teacher probabilities"):
         create_labeller("argmax").targets(SampleInfo(2), K)

@@ -98,10 +98,7 @@ LABELLERS: Registry[type[Labeller]] = Registry("labelling strategy")
 
 
 def create_labeller(name: str) -> Labeller:
-    try:
-        return LABELLERS.get(name)()
-    except KeyError as e:
-        raise UsageError(str(e.args[0])) from None
+    return LABELLERS.get(name)()
 
 
 def _register(cls: type[Labeller]) -> type[Labeller]:

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import click
 
+from ganaug.cli.choices import RegistryChoice
 from ganaug.config import SEED_MAX
 
-STRATEGIES = ["extra", "argmax", "argmax-dynamic", "uniform", "conditional", "soft"]
+LABELLERS = RegistryChoice("ganaug.augment.labellers:LABELLERS")
 
 
 @click.command("augment")
@@ -17,7 +18,7 @@ STRATEGIES = ["extra", "argmax", "argmax-dynamic", "uniform", "conditional", "so
 @click.option("--count", type=int, help="Generate this many images.")
 @click.option("--per-class", type=int, help="Generate this many images of every class.")
 @click.option("--balance", is_flag=True, help="Top every class up to the largest class's training count.")
-@click.option("--labels", type=click.Choice(STRATEGIES), help="Labelling strategy (default: conditional for "
+@click.option("--labels", type=LABELLERS, help="Labelling strategy (default: conditional for "
               "conditional runs, else uniform). argmax and soft train the run's teacher if it has none yet.")
 @click.option("--min-confidence", type=float, help="Keep only images the teacher gives at least this probability "
               "for their class.")

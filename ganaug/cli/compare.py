@@ -6,8 +6,6 @@ from pathlib import Path
 
 import click
 
-ALL = "baseline,classic,extra,argmax,argmax-dynamic,uniform,conditional,soft"
-
 
 @click.command("compare")
 @click.argument("run_dir", type=click.Path(path_type=Path))
@@ -16,7 +14,8 @@ ALL = "baseline,classic,extra,argmax,argmax-dynamic,uniform,conditional,soft"
 @click.option("--synthetic", type=click.Path(path_type=Path),
               help="A set from ganaug augment (default: generate one into RESULTS_DIR/synthetic).")
 @click.option("--strategies", default="baseline,classic,uniform,uniform+classic", show_default=True,
-              help=f"Comma-separated: {ALL}, cas, or a labelling strategy +classic.")
+              help="Comma-separated: baseline, classic, cas (synthetic only), any labelling strategy of "
+                   "ganaug augment --labels, or one with +classic (e.g. uniform+classic).")
 @click.option("--ratios", default="0.5,1,2", show_default=True, help="Synthetic images per real image.")
 @click.option("--seeds", type=click.IntRange(1, 1000), default=5, show_default=True, help="Seeds 0..N-1, the same for every strategy.")
 @click.option("--model", default="small-cnn", show_default=True, help="small-cnn or any timm model name.")

@@ -33,9 +33,19 @@ T = TypeVar("T")
 SOURCES: Registry[Callable[["DataConfig"], ImagePool]] = Registry("data source")
 
 
+NEEDS_ROOT = ("folder", "torchvision")
+"""Sources that read files under data.root."""
+TAKES_ARGUMENT = {"torchvision": "<ClassName>"}
+"""Sources named with an argument after a colon (torchvision:MNIST), and what the argument is."""
+
+
+def source_kind(source: str) -> str:
+    """The registry name of `data.source`: 'torchvision:MNIST' -> 'torchvision' (its argument after the colon)."""
+    return source.partition(":")[0]
+
+
 def load_pool(config: DataConfig) -> ImagePool:
-    kind = "torchvision" if config.source.startswith("torchvision:") else config.source
-    return SOURCES.get(kind)(config)
+    return SOURCES.get(source_kind(config.source))(config)
 
 
 @SOURCES.register("digits")
