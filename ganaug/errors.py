@@ -6,6 +6,15 @@ a wrong type a `TypeError`, an output that cannot be written an `OSError`.
 """
 
 
+SHOWN_CHARS = 60
+
+
+def shown(value: object) -> str:
+    """`value` as a short, one-line repr, for messages."""
+    text = " ".join(repr(value).split())
+    return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 3] + "..."
+
+
 class GanaugError(Exception):
     """A problem with the user's input or environment, with a message that says what to do."""
 

@@ -15,14 +15,12 @@ from safetensors.torch import load_file, save
 from torch import Tensor, nn
 
 from ganaug.errors import RunDirError
-from ganaug.io import atomic_path, describe_os_error, first_line
+from ganaug.io import describe_os_error, first_line, write_bytes
 
 
 def save_tensors(path: Path, tensors: dict[str, Tensor]) -> None:
     """Write CPU copies of `tensors` atomically, with the permissions an ordinary write gets."""
-    data = save({k: v.detach().cpu().contiguous() for k, v in tensors.items()})
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
+    write_bytes(path, save({k: v.detach().cpu().contiguous() for k, v in tensors.items()}))
 
 
 def load_tensors(path: Path, *, advice: str, device: str = "cpu") -> dict[str, Tensor]:

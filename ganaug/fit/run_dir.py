@@ -27,7 +27,7 @@ import tomllib
 
 from ganaug.config import Recipe, validate
 from ganaug.data import ImagePool, Split, load_pool
-from ganaug.errors import RunDirError
+from ganaug.errors import RunDirError, shown
 from ganaug.fit.checkpoint import BEST_INFO, list_checkpoints
 from ganaug.io import atomic_path, describe_os_error, read_json, write_json, write_text
 
@@ -143,7 +143,7 @@ class RunDir:
         if disagree:
             what, a, b = disagree[0]
             other = "split.json" if what in ("fingerprint", "classes") else "config.toml"
-            raise RunDirError(f"{self.info} says data.{what} is {_short(a)} but {other} says {_short(b)}: "
+            raise RunDirError(f"{self.info} says data.{what} is {shown(a)} but {other} says {shown(b)}: "
                               f"the run was edited or damaged; {DAMAGED}")
         return record
 
@@ -205,8 +205,3 @@ def _read_rows(path: Path) -> list[dict]:
                 and all(isinstance(v, (int, float, bool)) and math.isfinite(v) for v in row.values())):
             rows.append(row)
     return rows
-
-
-def _short(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."

@@ -21,20 +21,13 @@ import torch
 from torch import Tensor
 from torch.utils.data import IterableDataset
 
-from ganaug.errors import UsageError, WrongTypeError
+from ganaug.errors import UsageError, WrongTypeError, shown
 from ganaug.io import first_line
 
-SHOWN_CHARS = 60
 LISTED = 12
 """Class names listed in a message."""
 MAX_IMAGES = 2**62
 """More images than any source can hold (and less than the largest len() Python allows)."""
-
-
-def shown(value: Any) -> str:
-    """`value` as a short, one-line repr, for messages."""
-    text = " ".join(repr(value).split())
-    return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 3] + "..."
 
 
 def given(value: Any) -> str:
