@@ -34,7 +34,7 @@ def child(run: str, out: str, count: int) -> None:
     Besides the peak, resident memory is sampled every 0.2 s: if memory grew with the count,
     the second half of the run would sit higher than the first.
     """
-    from ganaug.augment import augment
+    from ganaug.stages.augment import augment
 
     samples: list[tuple[float, float]] = []
     done = threading.Event()
@@ -57,7 +57,7 @@ def child(run: str, out: str, count: int) -> None:
 
 def bare_generator(run: str, images: int) -> float:
     """Images per second from G alone, batches of 256, noise from the global RNG."""
-    from ganaug.augment import RunGenerator
+    from ganaug.runs.generator import RunGenerator
 
     generator = RunGenerator.load(run, device="cpu")
     labels = torch.arange(256) % generator.num_classes

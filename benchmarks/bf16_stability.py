@@ -20,8 +20,8 @@ import numpy as np
 from PIL import Image
 
 from ganaug.config import load_recipe
-from ganaug.evaluate.run import evaluate
-from ganaug.fit.run import fit
+from ganaug.stages.evaluate.run import evaluate
+from ganaug.stages.fit.run import fit
 from ganaug.io import atomic_path, write_json
 
 QUALITY = ("fid", "precision", "recall", "coverage")

@@ -27,13 +27,13 @@ import pandas as pd
 import torch
 from torch import Tensor, nn
 
-from ganaug.augment.synthset import SynthSet
+from ganaug.runs.synthset import SynthSet
 from ganaug.classify.train import predict
 from ganaug.data.pixels import to_unit_range
-from ganaug.compare.cell import ClassifierSettings, train_cell
-from ganaug.compare.data import CompareData
-from ganaug.compare.grid import Cell, parse_strategies
-from ganaug.fit.run_dir import RunDir
+from ganaug.stages.compare.cell import ClassifierSettings, train_cell
+from ganaug.stages.compare.data import CompareData
+from ganaug.stages.compare.grid import Cell, parse_strategies
+from ganaug.runs.run_dir import RunDir
 from ganaug.io import write_text
 
 CELLS = [  # collapsed cells of results/compare/v1-constant-lr/mnist5k-50 (test accuracy 33-78%), and healthy ones to compare

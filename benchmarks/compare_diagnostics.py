@@ -26,9 +26,9 @@ import pandas as pd
 import torch
 from scipy.stats import spearmanr
 
-from ganaug.augment.synthset import SynthSet
-from ganaug.fit.pictures import save_image_grid
-from ganaug.fit.run_dir import RunDir
+from ganaug.runs.synthset import SynthSet
+from ganaug.pictures import save_image_grid
+from ganaug.runs.run_dir import RunDir
 from ganaug.io import read_json, write_text
 from ganaug.metrics import measure_memorisation
 

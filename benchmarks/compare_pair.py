@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ganaug.compare.stats import paired_difference
+from ganaug.stages.compare.stats import paired_difference
 from ganaug.io import read_json, write_text
 
 

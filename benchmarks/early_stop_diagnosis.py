@@ -21,11 +21,11 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from ganaug.augment.synthset import SynthSet
-from ganaug.compare.cell import ClassifierSettings, train_cell
-from ganaug.compare.data import CompareData
-from ganaug.compare.grid import Cell, parse_strategies
-from ganaug.fit.run_dir import RunDir
+from ganaug.runs.synthset import SynthSet
+from ganaug.stages.compare.cell import ClassifierSettings, train_cell
+from ganaug.stages.compare.data import CompareData
+from ganaug.stages.compare.grid import Cell, parse_strategies
+from ganaug.runs.run_dir import RunDir
 from ganaug.io import read_json, write_text
 
 

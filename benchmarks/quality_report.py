@@ -13,9 +13,9 @@ import argparse
 import shutil
 from pathlib import Path
 
-from ganaug.fit.run_dir import RunDir
+from ganaug.runs.run_dir import RunDir
 from ganaug.io import read_json, write_text
-from ganaug.plots import png_figure
+from ganaug.pictures import png_figure
 
 KNN = ("precision", "recall", "coverage")
 

@@ -23,10 +23,10 @@ from torch import nn
 
 from ganaug.config import load_recipe
 from ganaug.data import InMemoryBatches, load_pool
-from ganaug.fit.device import autocast_dtype
-from ganaug.fit.run import build_parts
-from ganaug.fit.step import GanStep
-from ganaug.fit.trainer import Trainer
+from ganaug.device import autocast_dtype
+from ganaug.stages.fit.run import build_parts
+from ganaug.stages.fit.step import GanStep
+from ganaug.stages.fit.trainer import Trainer
 from ganaug.gan.diffaugment import DiffAugment
 from ganaug.gan.losses import create_loss
 

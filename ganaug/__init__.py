@@ -16,12 +16,12 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "AugmentedDataset": "ganaug.wrap",
-    "AugmentedLoss": "ganaug.wrap",
-    "FixedStepsSampler": "ganaug.wrap",
-    "OnTheFlySynthetic": "ganaug.wrap",
-    "SyntheticDataset": "ganaug.wrap",
-    "load_split": "ganaug.wrap",
+    "AugmentedDataset": "ganaug.stages.wrap",
+    "AugmentedLoss": "ganaug.stages.wrap",
+    "FixedStepsSampler": "ganaug.stages.wrap",
+    "OnTheFlySynthetic": "ganaug.stages.wrap",
+    "SyntheticDataset": "ganaug.stages.wrap",
+    "load_split": "ganaug.stages.wrap",
 }
 __all__ = ["__version__", *_EXPORTS]
 

@@ -20,15 +20,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from ganaug.data.sources import NEEDS_ROOT, SOURCES, TAKES_ARGUMENT, source_kind
 from ganaug.errors import ConfigError
 from ganaug.io import describe_os_error
+from ganaug.limits import SEED_MAX, WIDTH_MAX
 from ganaug.gan.diffaugment import POLICIES
 from ganaug.gan.losses import LOSSES
 from ganaug.gan.models import MODELS
-
-
-SEED_MAX = 2**31 - 1
-"""Seeds are 0 .. 2**31 - 1: every RNG ganaug feeds (torch, numpy, scikit-learn) takes them as they are."""
-WIDTH_MAX = 1024
-"""Model widths and z_dim above this would need more memory than any machine has for these models."""
 
 
 class Section(BaseModel):

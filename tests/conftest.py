@@ -158,7 +158,7 @@ def hash_files() -> Callable[[Path], dict[str, str]]:
 @pytest.fixture(scope="session", autouse=True)
 def quick_teacher() -> None:
     """A teacher trained for a few epochs: enough to label tiny test runs, quick enough for a test suite."""
-    from ganaug import teacher
+    from ganaug.runs import teacher
     from ganaug.classify import TrainSettings
 
     patch = pytest.MonkeyPatch()
@@ -171,7 +171,7 @@ def quick_teacher() -> None:
 def tiny_runs(tmp_path_factory) -> dict[str, Path]:
     """Two finished tiny runs on digits (16 px): 'unconditional' and 'conditional'. Treat them as read-only."""
     from ganaug.config import load_recipe
-    from ganaug.fit.run import fit
+    from ganaug.stages.fit.run import fit
 
     root = tmp_path_factory.mktemp("runs")
     runs = {}
@@ -249,7 +249,7 @@ def break_loss(monkeypatch) -> Callable[..., None]:
     """break_loss(step, key="loss_g", value=nan): the GAN step's `key` metric becomes `value` at that step."""
 
     def apply(bad_step: int, key: str = "loss_g", value: float = float("nan")) -> None:
-        from ganaug.fit.step import GanStep
+        from ganaug.stages.fit.step import GanStep
 
         original = GanStep.__call__
         calls = {"n": 0}

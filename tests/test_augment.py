@@ -12,13 +12,16 @@ import pandas as pd
 import pytest
 import torch
 
-from ganaug.augment import RunGenerator, SynthSet, augment, get_teacher
-from ganaug.augment import run as augment_run
-from ganaug import teacher as teacher_module
-from ganaug.augment.synthset import SynthSetWriter
+from ganaug.stages.augment import augment
+from ganaug.runs.generator import RunGenerator
+from ganaug.runs.synthset import SynthSet
+from ganaug.runs.teacher import get_teacher
+from ganaug.stages.augment import run as augment_run
+from ganaug.runs import teacher as teacher_module
+from ganaug.runs.synthset import SynthSetWriter
 from ganaug.data import Split, load_pool
 from ganaug.errors import GanaugError
-from ganaug.fit.run_dir import RunDir
+from ganaug.runs.run_dir import RunDir
 
 
 def test_cli_writes_a_complete_set(tmp_path, cli, tiny_runs):

@@ -301,9 +301,9 @@ def _snapshot(root: Path) -> dict[str, tuple]:
 @pytest.fixture(scope="module")
 def world(tiny_runs, tmp_path_factory) -> Path:
     """The read-only template each case copies: runs, sets, a regular file and a comparison folder."""
-    from ganaug.augment import augment
+    from ganaug.stages.augment import augment
     from ganaug.config import load_recipe
-    from ganaug.fit.run import fit
+    from ganaug.stages.fit.run import fit
 
     root = tmp_path_factory.mktemp("world")
     shutil.copytree(tiny_runs["conditional"], root / "run")
@@ -356,11 +356,11 @@ def _api_cases() -> dict[str, tuple[Callable[[Path], object], type]]:
     from torch.utils.data import TensorDataset
 
     from ganaug import AugmentedDataset, AugmentedLoss, SyntheticDataset
-    from ganaug.augment import augment
-    from ganaug.compare import compare
+    from ganaug.stages.augment import augment
+    from ganaug.stages.compare import compare
     from ganaug.config import load_recipe
-    from ganaug.evaluate import evaluate
-    from ganaug.fit.run import fit
+    from ganaug.stages.evaluate import evaluate
+    from ganaug.stages.fit.run import fit
 
     def real(labels=(0, 1, 2, 3)):
         return TensorDataset(torch.zeros(len(labels), 1, 16, 16, dtype=torch.uint8), torch.tensor(labels))

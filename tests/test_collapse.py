@@ -6,10 +6,10 @@ import matplotlib
 import pytest
 import torch
 
-from ganaug.evaluate import report
-from ganaug.evaluate.measure import Reference
-from ganaug.evaluate.reliability import below_floor, reliability
-from ganaug.fit.run_dir import RunDir
+from ganaug.stages.evaluate import report
+from ganaug.runs.quality import Reference
+from ganaug.metrics.reliability import below_floor, reliability
+from ganaug.runs.run_dir import RunDir
 from ganaug.metrics import collapse_warnings, diversity_scores, embed, mean_pairwise_distance
 from ganaug.metrics.diversity import ALL, COLLAPSE_RATIO
 
@@ -63,7 +63,7 @@ def test_the_collapse_threshold_lies_between_a_collapsed_and_a_perfect_generator
     reference = Reference.for_run(run, torch.device("cpu"), progress=False)
     pool, split = run.load_data()
     names, train_labels = pool.class_names, pool.labels[torch.tensor(split.train)]
-    from ganaug.augment.generator import RunGenerator
+    from ganaug.runs.generator import RunGenerator
 
     labels = torch.arange(200) % len(names)
     generated = RunGenerator.load(run.root, None, "cpu").generate(torch.arange(200), labels)

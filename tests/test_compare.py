@@ -7,16 +7,16 @@ import pandas as pd
 import pytest
 import torch
 
-from ganaug.augment import augment
-from ganaug.compare import cell as cell_module
-from ganaug.compare import compare
-from ganaug.compare.cell import ClassifierSettings
-from ganaug.compare.data import CompareData
-from ganaug.compare.grid import Cell, build_grid, parse_ratios, parse_strategies
-from ganaug.compare.stats import paired_difference, summarise
+from ganaug.stages.augment import augment
+from ganaug.stages.compare import cell as cell_module
+from ganaug.stages.compare import compare
+from ganaug.stages.compare.cell import ClassifierSettings
+from ganaug.stages.compare.data import CompareData
+from ganaug.stages.compare.grid import Cell, build_grid, parse_ratios, parse_strategies
+from ganaug.stages.compare.stats import paired_difference, summarise
 from ganaug.data import Split, load_pool
 from ganaug.errors import GanaugError
-from ganaug.fit.run_dir import RunDir
+from ganaug.runs.run_dir import RunDir
 
 QUICK = ClassifierSettings(epochs=2, patience=2, batch_size=128)
 
@@ -62,7 +62,7 @@ def test_tiny_grid_end_to_end_through_the_cli(tmp_path, cli, conditional_run, sy
 
 
 def test_cells_of_one_seed_are_paired_and_reproducible(conditional_run, synthetic):
-    from ganaug.augment.synthset import SynthSet
+    from ganaug.runs.synthset import SynthSet
 
     data = CompareData.load(RunDir(conditional_run), SynthSet(synthetic))
     uniform, extra, other_seed = (data.training_set(Cell(s, False, 1.0, seed))[0]
@@ -84,7 +84,7 @@ def test_an_interrupted_grid_skips_finished_cells_on_restart(tmp_path, condition
         calls.append(cell.key)
         return real_run_cell(data, cell, settings, device)
 
-    monkeypatch.setattr("ganaug.compare.run.run_cell", interrupted)
+    monkeypatch.setattr("ganaug.stages.compare.run.run_cell", interrupted)
     kwargs = dict(synthetic=synthetic, strategies="baseline,uniform", ratios="0.5,1", seeds=2, classifier=QUICK,
                   progress=False)
     with pytest.raises(KeyboardInterrupt):
@@ -92,7 +92,7 @@ def test_an_interrupted_grid_skips_finished_cells_on_restart(tmp_path, condition
     assert len(pd.read_csv(tmp_path / "r" / "runs.csv")) == 3
     first = list(calls)
     calls.clear()
-    monkeypatch.setattr("ganaug.compare.run.run_cell", lambda *a: calls.append(a[1].key) or real_run_cell(*a))
+    monkeypatch.setattr("ganaug.stages.compare.run.run_cell", lambda *a: calls.append(a[1].key) or real_run_cell(*a))
     result = compare(conditional_run, tmp_path / "r", **kwargs)
     assert set(calls).isdisjoint(first) and len(calls) == 3
     assert sorted(result.runs["key"]) == sorted(c.key for c in build_grid(parse_strategies("baseline,uniform"),
@@ -100,7 +100,7 @@ def test_an_interrupted_grid_skips_finished_cells_on_restart(tmp_path, condition
 
 
 def test_selection_uses_validation_and_test_is_scored_once_after_training(conditional_run, synthetic, monkeypatch):
-    from ganaug.augment.synthset import SynthSet
+    from ganaug.runs.synthset import SynthSet
 
     run = RunDir(conditional_run)
     pool = load_pool(run.load_recipe().data)

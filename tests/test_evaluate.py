@@ -7,11 +7,11 @@ import textwrap
 import pytest
 import torch
 
-from ganaug.augment import augment
+from ganaug.stages.augment import augment
 from ganaug.config import load_recipe
-from ganaug.evaluate import measure as measure_module
-from ganaug.fit.run import fit
-from ganaug.fit.run_dir import RunDir
+from ganaug.runs import quality as measure_module
+from ganaug.stages.fit.run import fit
+from ganaug.runs.run_dir import RunDir
 
 TINY = {"model.g_width": "8", "model.d_width": "8", "model.z_dim": "16", "data.image_size": "16",
         "train.batch_size": "16", "model.conditional": "true", "log.sample_every": "10"}
@@ -35,14 +35,14 @@ def test_evaluate_writes_metrics_summary_and_pictures(cli, run_copy):
 
 
 def test_unconditional_runs_have_no_label_agreement(run_copy):
-    from ganaug.evaluate import evaluate
+    from ganaug.stages.evaluate import evaluate
 
     metrics = evaluate(run_copy("unconditional"), count=50, progress=False).metrics
     assert "label_agreement" not in metrics and "per_class_fid" not in metrics
 
 
 def test_evaluation_measures_against_validation_and_never_sees_the_test_split(run_copy, monkeypatch):
-    from ganaug.evaluate import evaluate
+    from ganaug.stages.evaluate import evaluate
 
     run = RunDir(run_copy("conditional"))
     pool, split = run.load_data()
@@ -58,7 +58,7 @@ def test_evaluation_measures_against_validation_and_never_sees_the_test_split(ru
 
 
 def test_nothing_is_downloaded(run_copy, monkeypatch):
-    from ganaug.evaluate import evaluate
+    from ganaug.stages.evaluate import evaluate
 
     def refuse(*args, **kwargs):
         raise AssertionError("evaluate tried to open a network connection")
@@ -146,7 +146,7 @@ def _collapse(images: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor
 
 
 def test_a_collapsed_generator_is_warned_about_on_stderr_and_in_the_summary(cli, run_copy, monkeypatch):
-    from ganaug.augment.generator import RunGenerator
+    from ganaug.runs.generator import RunGenerator
 
     original = RunGenerator.generate
     monkeypatch.setattr(RunGenerator, "generate", lambda self, seeds, labels=None:
@@ -173,7 +173,7 @@ def test_a_collapsed_generator_is_warned_about_on_stderr_and_in_the_summary(cli,
 
 def test_a_generator_that_copies_training_images_is_not_collapsed_but_lands_below_the_fid_floor(cli, run_copy,
                                                                                                monkeypatch):
-    from ganaug.augment.generator import RunGenerator
+    from ganaug.runs.generator import RunGenerator
 
     run = run_copy("conditional")
     pool, split = RunDir(run).load_data()
@@ -192,7 +192,7 @@ def test_a_generator_that_copies_training_images_is_not_collapsed_but_lands_belo
 
 
 def test_fit_warns_of_mode_collapse_once_per_evaluation_and_logs_it_as_numbers(tmp_path, monkeypatch, capsys):
-    from ganaug.fit.evaluation import Evaluator
+    from ganaug.stages.fit.evaluation import Evaluator
     from ganaug.metrics.diversity import COLLAPSE_RATIO
 
     original = Evaluator._generate

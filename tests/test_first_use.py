@@ -23,11 +23,11 @@ from ganaug import (
     SyntheticDataset,
     load_split,
 )
-from ganaug.augment import augment
-from ganaug.augment.labellers import SampleInfo, create_labeller
+from ganaug.stages.augment import augment
+from ganaug.labels import SampleInfo, create_labeller
 from ganaug.errors import GanaugError, UsageError
-from ganaug.fit.run_dir import RunDir
-from ganaug.wrap.synthetic import SyntheticSource
+from ganaug.runs.run_dir import RunDir
+from ganaug.stages.wrap.synthetic import SyntheticSource
 
 TO_TENSOR = T.Compose([T.PILToTensor(), T.ToDtype(torch.float32, scale=True)])
 

@@ -14,10 +14,10 @@ from safetensors.torch import load_file
 
 from ganaug.config import load_recipe, validate
 from ganaug.data import load_pool, make_split
-from ganaug.fit import run as run_module
-from ganaug.fit.checkpoint import load_checkpoint
-from ganaug.fit.run import build_parts, fit
-from ganaug.fit.step import GanStep
+from ganaug.stages.fit import run as run_module
+from ganaug.runs.checkpoint import load_checkpoint
+from ganaug.stages.fit.run import build_parts, fit
+from ganaug.stages.fit.step import GanStep
 
 CHECKPOINT_FILES = {"generator.safetensors", "discriminator.safetensors", "ema_generator.safetensors",
                     "training_state.safetensors", "state.json"}

@@ -13,11 +13,11 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from ganaug.augment import augment
+from ganaug.stages.augment import augment
 from ganaug.config import load_recipe, validate
 from ganaug.errors import RunDirError
-from ganaug.fit.run import fit
-from ganaug.fit.step import GanStep
+from ganaug.stages.fit.run import fit
+from ganaug.stages.fit.step import GanStep
 from ganaug.io import new_folder, output_folder, remove_stale_temporaries
 
 EVALUATED = {"train.steps": "10", "log.checkpoint_every": "5", "log.sample_every": "5", "eval.every": "5",

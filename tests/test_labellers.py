@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from ganaug.augment.labellers import LABELLERS, SampleInfo, create_labeller
+from ganaug.labels import LABELLERS, SampleInfo, create_labeller
 from ganaug.errors import GanaugError
 
 K = 4

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torchvision.utils import make_grid, save_image
 
-from ganaug.fit.pictures import LABEL_CHARS, class_rows, save_image_grid, short_label
+from ganaug.pictures import LABEL_CHARS, class_rows, save_image_grid, short_label
 
 SIDE, SCALE = 16, 4  # 16 px cells are enlarged 4x to reach 64 px
 
@@ -75,7 +75,7 @@ def test_class_rows_put_each_class_on_its_own_row():
 
 
 def test_the_preview_of_a_conditional_set_names_its_classes(tmp_path, tiny_runs):
-    from ganaug.augment import augment
+    from ganaug.stages.augment import augment
 
     augment(tiny_runs["conditional"], tmp_path / "cond", count=40, progress=False, device="cpu")
     augment(tiny_runs["unconditional"], tmp_path / "plain", count=40, progress=False, device="cpu")

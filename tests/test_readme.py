@@ -47,7 +47,7 @@ def test_the_readme_training_loop_runs_and_compares_at_equal_optimiser_steps(tmp
     import torch
     from torch import nn
 
-    from ganaug.augment import augment
+    from ganaug.stages.augment import augment
 
     run = shutil.copytree(tiny_runs["unconditional"], tmp_path / "run")
     synthetic = augment(run, tmp_path / "synth", count=80, progress=False).synthetic.root

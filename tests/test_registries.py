@@ -15,7 +15,7 @@ import pytest
 from ganaug.errors import GanaugError, UnknownNameError
 
 REGISTRIES = ["ganaug.gan.models:MODELS", "ganaug.gan.losses:LOSSES", "ganaug.data.sources:SOURCES",
-              "ganaug.augment.labellers:LABELLERS", "ganaug.classify.models:CLASSIFIERS"]
+              "ganaug.labels.labellers:LABELLERS", "ganaug.classify.models:CLASSIFIERS"]
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -49,7 +49,7 @@ def test_a_registry_miss_is_a_ganaug_error_that_names_the_choices(spec):
 
 
 def test_cli_choices_and_validation_read_the_registries(cli, cli_error, tmp_path, monkeypatch):
-    from ganaug.augment.labellers import LABELLERS, Uniform
+    from ganaug.labels.labellers import LABELLERS, Uniform
     from ganaug.data.sources import SOURCES, digits
 
     monkeypatch.setitem(LABELLERS._entries, "my-labels", Uniform)

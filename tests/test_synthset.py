@@ -14,8 +14,9 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from ganaug.augment import SynthSet, augment
-from ganaug.augment.synthset import SynthSetWriter
+from ganaug.stages.augment import augment
+from ganaug.runs.synthset import SynthSet
+from ganaug.runs.synthset import SynthSetWriter
 from ganaug.errors import RunDirError
 
 SHARD = "shards/shard_000001.safetensors"

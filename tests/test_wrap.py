@@ -11,8 +11,8 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from ganaug import AugmentedDataset, AugmentedLoss, OnTheFlySynthetic, SyntheticDataset
-from ganaug.augment import augment
-from ganaug.augment.labellers import LABELLERS
+from ganaug.stages.augment import augment
+from ganaug.labels import LABELLERS
 from ganaug.errors import GanaugError
 
 TO_TENSOR = T.Compose([T.PILToTensor(), T.ToDtype(torch.float32, scale=True)])

@@ -1,4 +1,4 @@
-"""Bad arguments to the Python API (ganaug.wrap): each is refused when the object is made, as one line that is
+"""Bad arguments to the Python API (ganaug.stages.wrap): each is refused when the object is made, as one line that is
 a GanaugError and the matching built-in (ValueError for a bad value, TypeError for a bad type), names the
 argument and shows what was given. Valid arguments of every accepted kind still work."""
 
@@ -21,10 +21,10 @@ from ganaug import (
     SyntheticDataset,
     load_split,
 )
-from ganaug.augment import augment
-from ganaug.augment.labellers import SampleInfo, create_labeller
+from ganaug.stages.augment import augment
+from ganaug.labels import SampleInfo, create_labeller
 from ganaug.errors import GanaugError
-from ganaug.wrap.synthetic import SyntheticSource
+from ganaug.stages.wrap.synthetic import SyntheticSource
 
 
 class Grey16(Dataset):

@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 
 from ganaug.classify.classic import random_affine
 from ganaug.data.pixels import to_unit_range
-from ganaug.fit.device import autocast_dtype
+from ganaug.device import autocast_dtype
 
 LossFn = Callable[[Tensor, Tensor, Tensor], Tensor]
 """loss(logits, targets, synthetic) -> scalar."""

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import click
 
-from ganaug.cli.choices import RegistryChoice
-from ganaug.config import SEED_MAX
+from ganaug.cli.choices import RegistryChoice, device_option
+from ganaug.limits import SEED_MAX
 
-LABELLERS = RegistryChoice("ganaug.augment.labellers:LABELLERS")
+LABELLERS = RegistryChoice("ganaug.labels.labellers:LABELLERS")
 
 
 @click.command("augment")
@@ -29,7 +29,7 @@ LABELLERS = RegistryChoice("ganaug.augment.labellers:LABELLERS")
 @click.option("--seed", type=click.IntRange(0, SEED_MAX), default=0, show_default=True)
 @click.option("--checkpoint", help="Checkpoint step, or best (lowest validation FID, when fit evaluated); "
               "default: the newest.")
-@click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]))
+@device_option
 @click.option("--shard-size", type=click.IntRange(min=1), default=10_000, show_default=True,
               help="Images per shard file (memory use is about one shard).")
 def augment_command(run_dir: Path, out: Path, count: int | None, per_class: int | None, balance: bool,
@@ -37,7 +37,7 @@ def augment_command(run_dir: Path, out: Path, count: int | None, per_class: int 
                     formats: tuple[str, ...], seed: int,
                     checkpoint: str | None, device: str, shard_size: int) -> None:
     """Generate labelled synthetic images from the run in RUN_DIR."""
-    from ganaug.augment import augment
+    from ganaug.stages.augment import augment
 
     result = augment(run_dir, out, count=count, per_class=per_class, balance=balance, labels=labels,
                      min_confidence=min_confidence, drop_worst=drop_worst, formats=formats or ("csv",), seed=seed, checkpoint=checkpoint,

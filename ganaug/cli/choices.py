@@ -14,7 +14,7 @@ import click
 
 
 class RegistryChoice(click.ParamType):
-    """One name of the registry `module:attribute`, e.g. 'ganaug.augment.labellers:LABELLERS'."""
+    """One name of the registry `module:attribute`, e.g. 'ganaug.labels.labellers:LABELLERS'."""
 
     def __init__(self, registry: str) -> None:
         self.registry = registry
@@ -31,3 +31,9 @@ class RegistryChoice(click.ParamType):
         if value not in self.names():
             self.fail(f"{value!r} is not one of {', '.join(self.names())}", param, ctx)
         return value
+
+
+device_option = click.option(
+    "--device", default="auto", show_default=True, metavar="auto|cpu|cuda|cuda:N",
+    help="Where to run: auto takes the first GPU if there is one, else the CPU.")
+"""The one --device option every command shares; ganaug.device.resolve_device checks the value."""

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from ganaug.cli.choices import device_option
+
 
 @click.command("compare")
 @click.argument("run_dir", type=click.Path(path_type=Path))
@@ -26,11 +28,11 @@ import click
                    "stopping early also stops the learning-rate decay).")
 @click.option("--schedule", default="cosine", show_default=True, type=click.Choice(["cosine", "constant"]),
               help="Learning rate over the epochs: cosine decay to 0, or constant (the protocol before 0.2).")
-@click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]))
+@device_option
 def compare_command(run_dir: Path, out: Path, synthetic: Path | None, strategies: str, ratios: str, seeds: int,
                     model: str, epochs: int, patience: int | None, schedule: str, device: str) -> None:
     """Train a classifier per strategy, ratio and seed on the run's split and report test accuracy."""
-    from ganaug.compare import ClassifierSettings, compare
+    from ganaug.stages.compare import ClassifierSettings, compare
 
     result = compare(run_dir, out, synthetic=synthetic, strategies=strategies, ratios=ratios, seeds=seeds,
                      classifier=ClassifierSettings(model=model, epochs=epochs, patience=patience, schedule=schedule),

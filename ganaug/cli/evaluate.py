@@ -7,7 +7,9 @@ from pathlib import Path
 
 import click
 
-from ganaug.config import SEED_MAX
+from ganaug.cli.choices import device_option
+
+from ganaug.limits import SEED_MAX
 
 
 @click.command("evaluate")
@@ -18,11 +20,11 @@ from ganaug.config import SEED_MAX
               help="Feature space: the run's teacher, or package.module:function returning an nn.Module "
                    "that maps uint8 images to N x D features.")
 @click.option("--seed", type=click.IntRange(0, SEED_MAX), default=0, show_default=True)
-@click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]))
+@device_option
 def evaluate_command(run_dir: Path, checkpoint: str | None, count: int, features: str, seed: int, device: str) -> None:
     """Measure the run's generator against its validation split; write RUN_DIR/evaluation/<checkpoint>/."""
-    from ganaug.evaluate import evaluate
-    from ganaug.evaluate.report import diversity_text, with_note
+    from ganaug.stages.evaluate import evaluate
+    from ganaug.stages.evaluate.report import diversity_text, with_note
 
     result = evaluate(run_dir, checkpoint=checkpoint, count=count, features=features, device=device, seed=seed)
     m = result.metrics

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ganaug.config import load_recipe
+from ganaug.cli.choices import device_option
 
 
 @click.command("fit")
@@ -16,7 +16,7 @@ from ganaug.config import load_recipe
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Run directory (default: runs/RECIPE-TIME).")
 @click.option("--steps", type=click.IntRange(min=1), help="Total steps of the run (a resumed run continues up to this).")
 @click.option("--seed", type=int, help="Training seed (train.seed).")
-@click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]))
+@device_option
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a recipe value, e.g. --set train.lr_g=1e-4.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its newest checkpoint.")
 def fit_command(recipe: str, out: Path | None, steps: int | None, seed: int | None, device: str,
@@ -26,8 +26,9 @@ def fit_command(recipe: str, out: Path | None, steps: int | None, seed: int | No
     RECIPE is a built-in recipe name (digits, mnist5k, cifar10, folder, dcgan64) or a path to a .toml file.
     With --resume it may be left out: the run continues from its own config.toml (plus any --set).
     """
-    from ganaug.fit.run import fit
-    from ganaug.fit.run_dir import RunDir
+    from ganaug.config import load_recipe
+    from ganaug.stages.fit.run import fit
+    from ganaug.runs.run_dir import RunDir
 
     if resume and out is None:
         raise click.UsageError("--resume needs --out RUN_DIR (the run to continue)")

@@ -41,6 +41,3 @@ def create_gan(name: str, spec: GanSpec) -> tuple[nn.Module, nn.Module]:
     """Build (generator, discriminator) for a registered architecture."""
     return MODELS.get(name)(spec)
 
-
-# Architectures register themselves on import.
-from ganaug.gan import dcgan  # noqa: E402,F401

@@ -1,7 +1,0 @@
-"""Stage 4: train a downstream classifier per labelling strategy, ratio and seed, and report what helps."""
-
-from ganaug.compare.cell import ClassifierSettings
-from ganaug.compare.grid import Cell, build_grid, parse_strategies
-from ganaug.compare.run import CompareResult, compare
-
-__all__ = ["Cell", "ClassifierSettings", "CompareResult", "build_grid", "compare", "parse_strategies"]

@@ -1,5 +1,0 @@
-"""`ganaug evaluate`: measure a run's generator against the run's own data, offline."""
-
-from ganaug.evaluate.run import Evaluation, evaluate
-
-__all__ = ["Evaluation", "evaluate"]

@@ -1,0 +1,181 @@
+"""Checkpoints that load without unpickling: tensors in safetensors, the rest in JSON.
+
+A checkpoint is a folder `checkpoints/step_000300/` written under a temporary
+name and renamed when complete, so the newest folder is always whole.
+It holds the generator, discriminator and EMA generator weights, both
+optimisers, the batch sampler, the RNG states and the step.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pydantic
+import torch
+from torch import Tensor, nn
+
+from ganaug import __version__
+from ganaug.data.batches import InMemoryBatches
+from ganaug.errors import RunDirError, TrainingDiverged
+from ganaug.gan.ema import EmaGenerator
+from ganaug.io import atomic_dir, first_line, read_json
+from ganaug.tensorfile import load_into, load_tensors, save_tensors
+
+FORMAT = 2
+"""2: the training step's own RNG stream (rng.step); 1 (still read): torch's global CPU RNG (rng.cpu)."""
+READABLE = (1, 2)
+EMA_FILE = "ema_generator.safetensors"
+BEST_INFO = "best.json"
+RESUME_ADVICE = "delete that checkpoint folder to resume from an older one"
+
+
+class CheckpointState(pydantic.BaseModel):
+    """state.json: what a checkpoint holds besides tensors."""
+
+    model_config = pydantic.ConfigDict(extra="forbid", strict=True)
+    format: int
+    ganaug: str
+    step: int = pydantic.Field(ge=0)
+    ema_updates: int = pydantic.Field(ge=0)
+    optimizers: dict[str, dict]
+
+
+@dataclass
+class GanParts:
+    """Everything a checkpoint must hold to continue training exactly."""
+
+    generator: nn.Module
+    discriminator: nn.Module
+    ema: EmaGenerator
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+    rng: torch.Generator
+    """The training step's own random stream (noise, DiffAugment, penalties): torch's global RNG is never used."""
+
+
+def checkpoint_name(step: int) -> str:
+    return f"step_{step:07d}"
+
+
+def list_checkpoints(folder: Path) -> list[Path]:
+    """Complete checkpoints, oldest first (temporary folders start with '.' and are ignored)."""
+    return sorted(p for p in folder.glob("step_*") if (p / "state.json").is_file())
+
+
+def save_checkpoint(folder: Path, step: int, parts: GanParts, batches: InMemoryBatches) -> Path:
+    """Write checkpoints/step_XXXXXXX/ whole or not at all; weights that are not finite are never written."""
+    modules = {"generator": parts.generator, "discriminator": parts.discriminator, "ema generator": parts.ema.module}
+    check_finite(modules, step)
+    target = folder / checkpoint_name(step)
+    training: dict[str, Tensor] = {"rng.step": parts.rng.get_state()}
+    training.update({f"batches.{k}": v for k, v in batches.state_dict().items()})
+    optimizers = {}
+    for name, opt in (("opt_g", parts.opt_g), ("opt_d", parts.opt_d)):
+        tensors, meta = _split_optimizer_state(opt)
+        training.update({f"{name}.{k}": v for k, v in tensors.items()})
+        optimizers[name] = meta
+    state = {"format": FORMAT, "ganaug": __version__, "step": step, "ema_updates": parts.ema.updates,
+             "optimizers": optimizers}
+    with atomic_dir(target) as tmp:
+        save_tensors(tmp / "generator.safetensors", parts.generator.state_dict())
+        save_tensors(tmp / "discriminator.safetensors", parts.discriminator.state_dict())
+        save_tensors(tmp / EMA_FILE, parts.ema.module.state_dict())
+        save_tensors(tmp / "training_state.safetensors", training)
+        (tmp / "state.json").write_text(json.dumps(state, indent=1))
+    return target
+
+
+def save_best(folder: Path, step: int, parts: GanParts, metrics: dict) -> None:
+    """The generator worth sampling from: EMA weights (and D, for scoring samples) plus the metrics that chose it."""
+    check_finite({"ema generator": parts.ema.module, "discriminator": parts.discriminator}, step)
+    with atomic_dir(folder) as tmp:
+        save_tensors(tmp / EMA_FILE, parts.ema.module.state_dict())
+        save_tensors(tmp / "discriminator.safetensors", parts.discriminator.state_dict())
+        (tmp / BEST_INFO).write_text(json.dumps({"step": step, **metrics}, indent=1))
+
+
+def check_finite(modules: dict[str, nn.Module], step: int) -> None:
+    """Raise TrainingDiverged if any weight or buffer is NaN or infinite (one host sync for all of them)."""
+    tensors = [(f"{owner} {name}", t) for owner, module in modules.items()
+               for name, t in module.state_dict().items() if t.is_floating_point()]
+    if torch.stack([t.isfinite().all() for _, t in tensors]).all():
+        return
+    bad = next(name for name, t in tensors if not t.isfinite().all())
+    raise TrainingDiverged(f"training diverged: {bad} is not finite at step {step}")
+
+
+def load_checkpoint(path: Path, parts: GanParts, batches: InMemoryBatches) -> int:
+    """Restore everything saved by save_checkpoint; returns the step. A damaged checkpoint is a RunDirError."""
+    state = read_state(path)
+    device = str(next(parts.generator.parameters()).device)
+    advice = f"{RESUME_ADVICE} ({path})"
+    load_into(parts.generator, path / "generator.safetensors", advice=advice, device=device)
+    load_into(parts.discriminator, path / "discriminator.safetensors", advice=advice, device=device)
+    load_into(parts.ema.module, path / EMA_FILE, advice=advice, device=device)
+    training = load_tensors(path / "training_state.safetensors", advice=advice)
+    try:
+        parts.ema.updates = state.ema_updates
+        for name, opt in (("opt_g", parts.opt_g), ("opt_d", parts.opt_d)):
+            tensors = {k[len(name) + 1 :]: v for k, v in training.items() if k.startswith(f"{name}.")}
+            opt.load_state_dict(_join_optimizer_state(tensors, state.optimizers[name]))
+            _check_optimizer(opt)
+        batches.load_state_dict({k[len("batches.") :]: v for k, v in training.items() if k.startswith("batches.")})
+        parts.rng.set_state(training["rng.step" if state.format >= 2 else "rng.cpu"])
+    except (KeyError, ValueError, RuntimeError, TypeError, IndexError) as e:
+        raise RunDirError(f"checkpoint {path} is damaged ({first_line(e)}); {RESUME_ADVICE}") from None
+    return state.step
+
+
+def read_state(path: Path) -> CheckpointState:
+    """A checkpoint's state.json, checked."""
+    raw = read_json(path / "state.json")
+    try:
+        state = CheckpointState.model_validate(raw)
+    except pydantic.ValidationError as e:
+        item = e.errors()[0]
+        where = ".".join(map(str, item["loc"])) or "state.json"
+        raise RunDirError(f"checkpoint {path} is damaged (state.json: {where}: {item['msg']}); "
+                          f"{RESUME_ADVICE}") from None
+    if state.format not in READABLE:
+        raise RunDirError(f"checkpoint {path} has format {state.format}; this ganaug reads formats "
+                          f"{', '.join(map(str, READABLE))}: resume it with the ganaug that wrote it")
+    return state
+
+
+def prune_checkpoints(folder: Path, keep: int) -> None:
+    for old in list_checkpoints(folder)[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _check_optimizer(opt: torch.optim.Optimizer) -> None:
+    """Optimiser state must match its parameters' shapes, or the first step after resuming would fail."""
+    for group in opt.param_groups:
+        for param in group["params"]:
+            for key, value in opt.state.get(param, {}).items():
+                if isinstance(value, Tensor) and value.dim() > 0 and value.shape != param.shape:
+                    raise ValueError(f"optimiser state {key!r} has shape {tuple(value.shape)}, "
+                                     f"its parameter {tuple(param.shape)}")
+
+
+def _split_optimizer_state(opt: torch.optim.Optimizer) -> tuple[dict[str, Tensor], dict]:
+    """Optimizer state_dict -> (tensors keyed 'state.<param>.<name>', JSON-able rest)."""
+    sd = opt.state_dict()
+    tensors, other = {}, {}
+    for index, param_state in sd["state"].items():
+        for key, value in param_state.items():
+            if isinstance(value, Tensor):
+                tensors[f"state.{index}.{key}"] = value
+            else:
+                other.setdefault(str(index), {})[key] = value
+    return tensors, {"param_groups": sd["param_groups"], "state": other}
+
+
+def _join_optimizer_state(tensors: dict[str, Tensor], meta: dict) -> dict:
+    state: dict[int, dict] = {int(i): dict(values) for i, values in meta["state"].items()}
+    for key, value in tensors.items():
+        _, index, name = key.split(".", 2)
+        state.setdefault(int(index), {})[name] = value
+    return {"state": state, "param_groups": meta["param_groups"]}

@@ -1,0 +1,139 @@
+"""Everything a comparison cell trains and tests on, held in memory: the run's splits and the synthetic set.
+
+The real images are the run's own split (the GAN's training split for training,
+validation for picking the epoch, test for the one final score); the synthetic
+set must come from the same data (its fingerprint is checked).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ganaug.labels import Labeller, SampleInfo, create_labeller
+from ganaug.runs.synthset import SynthSet
+from ganaug.classify import TensorSet
+from ganaug.classify.train import LossFn
+from ganaug.stages.compare.grid import CAS, Cell
+from ganaug.errors import RunDirError, UsageError
+from ganaug.runs.run_dir import RunDir
+from ganaug.stages.wrap.loss import AugmentedLoss
+
+
+@dataclass(frozen=True)
+class Images:
+    images: Tensor
+    """uint8, N x C x S x S."""
+    labels: Tensor
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Which run and split the real data is: a synthetic set must have been made from exactly these."""
+
+    run_id: str
+    split_id: str
+    fingerprint: str
+    run_root: str
+
+    def check(self, synthetic: SynthSet) -> None:
+        """Refuse a set from other data, another split of it (its GAN may have seen this run's validation and
+        test images), or another run."""
+        m, where = synthetic.manifest, f"the synthetic set {str(synthetic.root)!r}"
+        if m.get("fingerprint") != self.fingerprint:
+            raise RunDirError(f"{where} was made from other data than the run {self.run_root!r}; "
+                              "use a set generated from this run")
+        if m.get("split") != self.split_id:
+            reason = ("records no split (made by an older ganaug)" if m.get("split") is None
+                      else "comes from a GAN trained on another split of this data, which may have seen this "
+                           "run's validation and test images")
+            raise RunDirError(f"{where} {reason}; generate one from this run with ganaug augment")
+        if m.get("run_id") != self.run_id:
+            raise RunDirError(f"{where} was made from another run ({m.get('run')!r}) than {self.run_root!r}; "
+                              "use a set generated from this run")
+
+
+@dataclass
+class CompareData:
+    class_names: list[str]
+    train: Images
+    val: Images
+    test: Images
+    synthetic: SynthSet | None
+    synthetic_images: Tensor | None
+    synthetic_info: SampleInfo | None
+    provenance: Provenance
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def channels(self) -> int:
+        return self.train.images.shape[1]
+
+    @property
+    def image_size(self) -> int:
+        return self.train.images.shape[-1]
+
+    @classmethod
+    def load(cls, run: RunDir, synthetic: SynthSet | None = None) -> CompareData:
+        """The run's real splits, and the synthetic set (checked to come from this run and split), if given."""
+        pool, split = run.load_data()
+
+        def part(indices: list[int]) -> Images:
+            rows = torch.tensor(indices)
+            return Images(pool.images[rows], pool.labels[rows])
+
+        data = cls(pool.class_names, part(split.train), part(split.val), part(split.test), None, None, None,
+                   Provenance(run.id, split.id, split.fingerprint, str(run.root)))
+        return data if synthetic is None else data.with_synthetic(synthetic)
+
+    def with_synthetic(self, synthetic: SynthSet) -> CompareData:
+        """This data with a synthetic set, which must come from this run's GAN on this very split."""
+        self.provenance.check(synthetic)
+        return dataclasses.replace(self, synthetic=synthetic, synthetic_images=synthetic.all_images(),
+                                   synthetic_info=synthetic.sample_info())
+
+    def labeller_for(self, cell: Cell) -> Labeller | None:
+        if cell.strategy == "baseline":
+            return None
+        if cell.strategy == CAS:  # images alone must carry the class: the generated-for class, else the teacher's
+            return create_labeller("conditional" if self.synthetic.conditional else "argmax")
+        return create_labeller(cell.strategy)
+
+    def check(self, cells: list[Cell]) -> None:
+        """Fail before any training if a cell needs what the synthetic set lacks."""
+        for cell in cells:
+            labeller = self.labeller_for(cell)
+            if labeller is None:
+                continue
+            if self.synthetic is None:
+                raise UsageError(f"strategy {cell.name} needs a synthetic set")
+            labeller.check(conditional=self.synthetic.conditional, has_teacher=self.synthetic.has_teacher,
+                           where=f"the synthetic set {str(self.synthetic.root)!r}")
+            wanted = round(cell.ratio * len(self.train.labels))
+            if wanted > len(self.synthetic):
+                raise UsageError(f"ratio {cell.ratio:g} needs {wanted} synthetic images but "
+                                  f"{self.synthetic.root} has {len(self.synthetic)}; generate more or lower --ratios")
+
+    def training_set(self, cell: Cell) -> tuple[TensorSet, int, LossFn]:
+        """The cell's training images and targets, the classifier's number of outputs, and its loss."""
+        labeller = self.labeller_for(cell)
+        k = self.num_classes
+        if labeller is None:
+            return TensorSet.real(self.train.images, self.train.labels, k), k, AugmentedLoss(k)
+        outputs = labeller.num_outputs(k)
+        wanted = round(cell.ratio * len(self.train.labels))
+        rows = torch.from_numpy(np.random.default_rng(cell.seed).choice(len(self.synthetic), wanted, replace=False))
+        info = self.synthetic_info.take(rows)
+        synthetic = TensorSet(self.synthetic_images[rows], labeller.targets(info, k),
+                              torch.ones(wanted, dtype=torch.bool))
+        loss = AugmentedLoss(k, synthetic_weight=0.1 if labeller.dynamic else 1.0, dynamic=labeller.dynamic)
+        if cell.strategy == CAS:
+            return synthetic, outputs, loss
+        return TensorSet.real(self.train.images, self.train.labels, outputs).concat(synthetic), outputs, loss

@@ -1,0 +1,198 @@
+"""`compare`: does adding GAN images help a classifier, with which labels and how many? Train the grid, report.
+
+RESULTS_DIR/
+  compare.json     the exact command, settings, versions and machine
+  synthetic/       the synthetic set used (generated here unless --synthetic names one)
+  runs.csv         one row per (strategy, ratio, seed) cell, written after every cell
+  summary.csv/.md  mean ± std, 95% interval, paired differences to baseline and classic with p-values
+  accuracy.png     accuracy against ratio per strategy
+  synthetic_quality.json  FID, precision/recall, memorisation, label agreement of the synthetic set used
+
+A restarted comparison skips the cells already in runs.csv.
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+import shutil
+import sys
+import warnings
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from ganaug import __version__
+from ganaug.stages.augment import augment
+from ganaug.runs.synthset import MANIFEST, SynthSet
+from ganaug.stages.compare.cell import ClassifierSettings, run_cell
+from ganaug.stages.compare.data import CompareData
+from ganaug.stages.compare.grid import build_grid, parse_ratios, parse_strategies
+from ganaug.stages.compare.report import plot_accuracy, write_summary
+from ganaug.stages.compare.stats import summarise
+from ganaug.classify.models import check_classifier
+from ganaug.stages.compare.grid import Cell
+from ganaug.errors import OutputError, RunDirError, UsageError
+from ganaug.device import resolve_device
+from ganaug.runs.quality import Reference, measure
+from ganaug.runs.run_dir import RunDir
+from ganaug.io import atomic_path, output_folder, read_json, write_json
+
+SETTINGS_FILE = "compare.json"
+QUALITY_FILE = "synthetic_quality.json"
+QUALITY_IMAGES = 5000
+OVERSAMPLE = 2
+"""The generated set holds this many times the largest ratio's need, so seeds draw different images."""
+
+
+@dataclass(frozen=True)
+class CompareResult:
+    out: Path
+    runs: pd.DataFrame
+    summary: pd.DataFrame
+
+
+def compare(run_dir: str | Path, out: str | Path, *, synthetic: str | Path | None = None,
+            strategies: str = "baseline,classic,uniform", ratios: str = "0.5,1,2", seeds: int = 5,
+            classifier: ClassifierSettings = ClassifierSettings(), device: str = "auto",
+            progress: bool = True) -> CompareResult:
+    run, out, torch_device = RunDir.open(Path(run_dir)), Path(out), resolve_device(device)
+    cells = build_grid(parse_strategies(strategies), parse_ratios(ratios), seeds)
+    check_classifier(classifier.model)
+    fixed = {"run": str(run.root.resolve()), "synthetic": str(Path(synthetic).resolve()) if synthetic else None,
+             **asdict(classifier)}
+    # Bad data, or a --synthetic set from another run or split, fail before anything is written.
+    data = CompareData.load(run, SynthSet(synthetic) if synthetic is not None else None)
+    _check_settings(out, fixed)
+    with output_folder(out, what="results folder", keep_on_error=lambda: (out / "runs.csv").is_file()):
+        if _check_settings(out, fixed):  # again, now that this process holds the folder
+            _clear_setup(out)
+        write_json(out / SETTINGS_FILE, {"settings": fixed, "strategies": strategies, "ratios": ratios,
+                                         "seeds": seeds, "command": sys.argv,
+                                         "environment": _environment(torch_device)})
+        if data.synthetic is None and any(c.uses_gan for c in cells):
+            data = data.with_synthetic(_generate_synthetic(run, out, max(c.ratio for c in cells), progress))
+        data.check(cells)
+        _warn_if_too_small(len(data.test.labels))
+        quality = _synthetic_quality(run, data, out, torch_device, progress) if data.synthetic else None
+        return _run_grid(run, out, data, cells, classifier, torch_device, quality, progress)
+
+
+def _run_grid(run: RunDir, out: Path, data: CompareData, cells: list[Cell], classifier: ClassifierSettings,
+              torch_device: torch.device, quality: dict | None, progress: bool) -> CompareResult:
+    """Train the cells not yet in runs.csv (rewritten after each), then summarise and plot."""
+    rows = _read_runs(out)
+    done = {row["key"] for row in rows}
+    todo = [c for c in cells if c.key not in done]
+    with tqdm(total=len(cells), initial=len(cells) - len(todo), desc="compare", unit="cell",
+              disable=not progress) as bar:
+        for cell in todo:
+            bar.set_postfix_str(cell.key)
+            rows.append(run_cell(data, cell, classifier, torch_device))
+            _write_runs(out, rows)
+            bar.update()
+            _warn_at_a_ceiling(rows[-1], cell)
+    keys = {c.key for c in cells}
+    runs = pd.DataFrame([r for r in rows if r["key"] in keys])
+    summary = summarise(runs)
+    summary.insert(5, "macro_f1", summarise(runs, "macro_f1")["mean"])
+    summary.insert(6, "val_accuracy", summarise(runs, "val_accuracy")["mean"])  # for choosing a strategy honestly
+    title = (f"{run.root.name}: {classifier.model}, {len(data.train.labels)} real training images, "
+             f"{data.num_classes} classes")
+    write_summary(summary, out, title, quality)
+    plot_accuracy(summary, out / "accuracy.png", title)
+    return CompareResult(out, runs, summary)
+
+
+SMALL_TEST_SPLIT = 500
+"""Below this many test images, compare says which differences the split can resolve before spending the time."""
+CEILING = 0.995
+
+
+def _warn_if_too_small(test_images: int) -> None:
+    """One test image is 100/n points: differences of a point or two are noise on a split of a few dozen."""
+    if test_images >= SMALL_TEST_SPLIT:
+        return
+    step = 100 / test_images
+    warnings.warn(f"the test split has only {test_images} images: test accuracy moves in steps of {step:.2f} points, "
+                  f"so differences below about {2 * step:.1f} points (two images) cannot be told apart; use a larger "
+                  "data.test_fraction or more data", UserWarning, stacklevel=3)
+
+
+def _warn_at_a_ceiling(row: dict, cell: Cell) -> None:
+    """Real data alone at (nearly) 100% validation accuracy leaves nothing for GAN images to gain."""
+    if not cell.uses_gan and row["val_accuracy"] >= CEILING:
+        warnings.warn(f"{cell.name} already reaches {CEILING:.1%} validation accuracy or more: at this ceiling no "
+                      "strategy can show a gain; a smaller training split (data.train_per_class) or harder data "
+                      "would tell strategies apart", UserWarning, stacklevel=3)
+
+
+def _check_settings(out: Path, fixed: dict) -> bool:
+    """`out` must be new, a comparison with these settings (to continue), or one set up that never finished
+    a cell (nothing to lose: True, its set-up may be cleared and started afresh)."""
+    if not out.exists():
+        return False
+    if not out.is_dir():
+        raise OutputError(f"results folder {str(out)!r} exists and is not a folder; choose another --out")
+    settings = out / SETTINGS_FILE
+    if not settings.is_file():
+        if any(out.iterdir()):
+            raise UsageError(f"{str(out)!r} exists and is not a ganaug comparison; choose another --out")
+        return False
+    if not (out / "runs.csv").is_file():
+        return True
+    before = read_json(settings)
+    before = before.get("settings") if isinstance(before, dict) else None
+    if not isinstance(before, dict):
+        raise RunDirError(f"{settings} is damaged (no settings); restore it, or choose another --out")
+    changed = [k for k in fixed if before.get(k) != fixed[k]]
+    if changed:
+        raise UsageError(f"{out} holds a comparison with other {', '.join(changed)} ({before.get(changed[0])!r}); "
+                         "use a new --out, or the same settings to continue it")
+    return False
+
+
+def _clear_setup(out: Path) -> None:
+    """What a comparison that finished no cell left behind (killed or stopped during set-up)."""
+    for leftover in (out / SETTINGS_FILE, out / QUALITY_FILE):
+        leftover.unlink(missing_ok=True)
+    shutil.rmtree(out / "synthetic", ignore_errors=True)
+
+
+def _generate_synthetic(run: RunDir, out: Path, max_ratio: float, progress: bool) -> SynthSet:
+    target = out / "synthetic"
+    if (target / MANIFEST).is_file():  # made by an earlier, interrupted call
+        return SynthSet(target)
+    count = math.ceil(max_ratio * len(run.load_split().train)) * OVERSAMPLE
+    # soft labels train the teacher, so the set carries teacher probabilities for argmax, soft and CAS.
+    return augment(run.root, target, count=count, labels="soft", progress=progress).synthetic
+
+
+def _synthetic_quality(run: RunDir, data: CompareData, out: Path, device: torch.device, progress: bool) -> dict:
+    """Measured once per comparison, so readers can see whether quality and downstream gain move together."""
+    path = out / QUALITY_FILE
+    if path.is_file():
+        return read_json(path)
+    images, info = data.synthetic_images[:QUALITY_IMAGES], data.synthetic_info.take(slice(0, QUALITY_IMAGES))
+    metrics, _ = measure(Reference.for_run(run, device, progress=progress), images, info.generated_for)
+    write_json(path, {"synthetic": str(data.synthetic.root), **metrics})
+    return read_json(path)
+
+
+def _read_runs(out: Path) -> list[dict]:
+    path = out / "runs.csv"
+    return pd.read_csv(path).to_dict("records") if path.is_file() else []
+
+
+def _write_runs(out: Path, rows: list[dict]) -> None:
+    with atomic_path(out / "runs.csv") as tmp:
+        pd.DataFrame(rows).to_csv(tmp, index=False, float_format="%.6g")
+
+
+def _environment(device: torch.device) -> dict:
+    return {"ganaug": __version__, "torch": torch.__version__, "python": platform.python_version(),
+            "device": str(device), "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, "
+            f"cpu capability {torch.backends.cpu.get_cpu_capability()}"}

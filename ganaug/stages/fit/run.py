@@ -1,0 +1,207 @@
+"""`fit`: train a GAN on a data source's training split into a run directory, resumably."""
+
+from __future__ import annotations
+
+import platform
+import sys
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from ganaug import __version__
+from ganaug.config import Recipe
+from ganaug.data import InMemoryBatches, ImagePool, Split, load_pool, make_split
+from ganaug.errors import DataError, RunDirError, TrainingDiverged
+from ganaug.device import autocast_dtype, resolve_device
+from ganaug.runs.checkpoint import GanParts, load_checkpoint
+from ganaug.stages.fit.evaluation import Evaluator
+from ganaug.stages.fit.header import run_header
+from ganaug.stages.fit.hooks import Checkpointer, LossCurve, MetricsLog, ProgressBar, SampleGrids, TimeEstimate
+from ganaug.pictures import fixed_noise
+from ganaug.runs.run_dir import RunDir
+from ganaug.runs.spec import gan_spec
+from ganaug.stages.fit.step import GanStep
+from ganaug.stages.fit.trainer import Hook, Trainer
+from ganaug.gan.diffaugment import DiffAugment
+from ganaug.gan.ema import EmaGenerator
+from ganaug.gan.losses import create_loss
+from ganaug.gan.models import create_gan
+from ganaug.io import output_folder, write_text
+from ganaug.seeding import seeded
+
+
+@dataclass(frozen=True)
+class FitResult:
+    run: RunDir
+    steps: int
+    checkpoint: Path | None
+
+
+def fit(recipe: Recipe, out: str | Path, *, device: str = "auto", resume: bool = False,
+        progress: bool = True) -> FitResult:
+    """Train (or with resume=True, continue) the recipe's GAN into the run directory `out`.
+
+    Everything that can fail on bad input happens before anything is written. The run directory is
+    locked while training; a new run that fails before its first checkpoint is removed again.
+    """
+    out = Path(out)
+    torch_device = resolve_device(device)
+    if resume:
+        RunDir.open(out)  # fails fast on a wrong path, before the data is read
+    else:
+        RunDir.check_new(out)
+    pool = load_pool(recipe.data)
+    _check_data(recipe, pool)
+    resumable = lambda: RunDir(out).latest_checkpoint() is not None  # noqa: E731 - then worth keeping on failure
+    with output_folder(out, what="run directory", keep_on_error=resumable):
+        if resume:
+            run, changed = _open_resumed(out, recipe)
+            split = _resumed_split(run, pool, recipe)
+        else:
+            RunDir.check_new(out)  # again, now that this process holds the folder
+            split, changed = _make_split(pool, recipe), {}
+            run = RunDir.create(out, recipe)
+            split.save(run.split)
+        if progress:
+            precision = autocast_dtype(recipe.train.precision, torch_device)
+            for line in run_header(recipe, pool, split, torch_device, device, precision):
+                tqdm.write(line)
+        return _train(run, recipe, pool, split, torch_device, resume, changed, progress)
+
+
+def _train(run: RunDir, recipe: Recipe, pool: ImagePool, split: Split, device: torch.device, resume: bool,
+           changed: dict, progress: bool) -> FitResult:
+    parts = build_parts(recipe, pool, device)
+    train = torch.tensor(split.train)
+    batches = InMemoryBatches(pool.images[train].to(device), pool.labels[train].to(device),
+                              recipe.train.batch_size, recipe.train.seed, recipe.train.channels_last)
+    start = 0
+    checkpoint = run.latest_checkpoint() if resume else None
+    if checkpoint is not None:
+        start = load_checkpoint(checkpoint, parts, batches)
+        for opt, lr in ((parts.opt_g, recipe.train.lr_g), (parts.opt_d, recipe.train.lr_d)):
+            for group in opt.param_groups:  # a resume may lower the learning rates (after a divergence)
+                group["lr"] = lr
+    run.truncate_logs(start)
+    _record_session(run, recipe, pool, device, changed)  # only once nothing on the input can fail
+
+    step = GanStep(parts, create_loss(recipe.loss.name, recipe.loss.gp_weight, recipe.loss.clip), batches,
+                   DiffAugment(recipe.train.diffaugment_policies, parts.rng), recipe.train.d_steps,
+                   recipe.model.ac_weight, autocast_dtype(recipe.train.precision, device))
+    trainer = Trainer(step, recipe.train.steps, _hooks(run, recipe, pool, parts, batches, progress), recipe.log.every,
+                      start, recipe.train.batch_size)
+    try:
+        trainer.fit()
+    except TrainingDiverged as e:
+        raise TrainingDiverged(f"{e}; {_divergence_advice(run, recipe)}") from None
+    return FitResult(run, trainer.step, run.latest_checkpoint())
+
+
+def _hooks(run: RunDir, recipe: Recipe, pool: ImagePool, parts: GanParts, batches: InMemoryBatches,
+           progress: bool) -> list[Hook]:
+    log, classes = recipe.log, pool.num_classes if recipe.model.conditional else 0
+    noise, labels = fixed_noise(classes, log.grid_columns, recipe.model.z_dim, recipe.train.seed)
+    row_names = None if labels is None else [pool.class_names[i] for i in labels[::log.grid_columns].tolist()]
+    hooks: list[Hook] = [ProgressBar(), TimeEstimate()] if progress else []
+    hooks += [
+        MetricsLog(run),
+        SampleGrids(run, parts, noise, labels, log.grid_columns, log.sample_every, row_names),
+        LossCurve(run, log.checkpoint_every),
+        Checkpointer(run, parts, batches, log.checkpoint_every, log.keep_checkpoints),
+    ]
+    if recipe.eval.every:  # first, so the teacher it may train shows its progress before the fit bar starts
+        hooks.insert(0, Evaluator(run, parts, recipe.eval.every, recipe.eval.count, classes, recipe.model.z_dim,
+                                  recipe.train.seed, progress))
+    return hooks
+
+
+def _divergence_advice(run: RunDir, recipe: Recipe) -> str:
+    last = run.latest_checkpoint()
+    lower = f"--set train.lr_g={recipe.train.lr_g / 10:g} --set train.lr_d={recipe.train.lr_d / 10:g}"
+    if last is None:
+        return f"no checkpoint was written, so nothing was kept; start again with lower learning rates ({lower})"
+    return (f"the last good checkpoint, {last}, is intact: continue from it with lower learning rates, "
+            f"ganaug fit --resume --out {run.root} {lower}")
+
+
+def build_parts(recipe: Recipe, pool: ImagePool, device: torch.device) -> GanParts:
+    """Models initialised from train.seed, optimisers, and the training step's own random stream."""
+    t = recipe.train
+    spec = gan_spec(recipe, pool.channels, pool.image_size, pool.num_classes)
+    memory_format = torch.channels_last if t.channels_last else torch.contiguous_format
+    with seeded(t.seed):
+        G, D = (net.to(device, memory_format=memory_format) for net in create_gan(recipe.model.name, spec))
+    betas = (t.beta1, t.beta2)
+    return GanParts(G, D, EmaGenerator(G, t.ema_decay), torch.optim.Adam(G.parameters(), t.lr_g, betas=betas),
+                    torch.optim.Adam(D.parameters(), t.lr_d, betas=betas),
+                    torch.Generator(device).manual_seed(t.seed))
+
+
+RESUMABLE_CHANGES = ("train.steps", "train.lr_g", "train.lr_d")
+"""What a resume may change: the length of the run, and the learning rates (e.g. lowered after a divergence)."""
+
+
+def _open_resumed(out: Path, recipe: Recipe) -> tuple[RunDir, dict[str, list]]:
+    """The run to continue, and what this resume changes ({'train.lr_d': [old, new]}); any other change is refused."""
+    run = RunDir.open(out)
+    saved, wanted = run.load_recipe().model_dump(), recipe.model_dump()
+    changed = {}
+    for section, values in wanted.items():
+        for key, value in (values.items() if isinstance(values, dict) else [("", values)]):
+            old = saved[section][key] if key else saved[section]
+            name = f"{section}.{key}" if key else section
+            if old == value:
+                continue
+            if name not in RESUMABLE_CHANGES:
+                raise RunDirError(f"cannot resume {str(out)!r}: {name} is {value!r} here but {old!r} in the run; "
+                                  f"resume with the run's recipe (only {', '.join(RESUMABLE_CHANGES)} may change) "
+                                  "or start a new --out")
+            changed[name] = [old, value]
+    return run, changed
+
+
+def _make_split(pool: ImagePool, recipe: Recipe) -> Split:
+    d = recipe.data
+    return make_split(pool, d.val_fraction, d.test_fraction, d.train_per_class, d.split_seed)
+
+
+def _resumed_split(run: RunDir, pool: ImagePool, recipe: Recipe) -> Split:
+    if not run.split.is_file():  # stopped before the split was written: nothing trained on it yet
+        split = _make_split(pool, recipe)
+        split.save(run.split)
+        return split
+    split = run.load_split()
+    if split.fingerprint != pool.fingerprint():
+        raise RunDirError(f"the data under {recipe.data.source} changed since {run.root} was started "
+                          "(fingerprint mismatch); restore it or start a new run")
+    split.check(pool, run.split)
+    return split
+
+
+def _check_data(recipe: Recipe, pool: ImagePool) -> None:
+    """What the recipe asks of the data: a conditional GAN needs classes to condition on."""
+    if recipe.model.conditional and pool.num_classes < 2:
+        raise DataError(f"{pool.source} has one class ({pool.class_names[0]!r}), so a conditional GAN has nothing to "
+                        "condition on; add class folders, or set model.conditional = false")
+
+
+def _record_session(run: RunDir, recipe: Recipe, pool: ImagePool, device: torch.device, changed: dict) -> None:
+    """run.json: the data's facts and this session (with what a resume changed); config.toml: the recipe now."""
+    info = run.read_info()
+    info["data"] = {"source": pool.source, "classes": pool.class_names, "channels": pool.channels,
+                    "image_size": pool.image_size, "fingerprint": pool.fingerprint(),
+                    "skipped": list(pool.skipped), "unreadable": list(pool.unreadable)}
+    info.setdefault("sessions", []).append({
+        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "command": sys.argv, "steps": recipe.train.steps, "lr_g": recipe.train.lr_g, "lr_d": recipe.train.lr_d,
+        "changed": changed, "device": str(device),
+        "precision": str(autocast_dtype(recipe.train.precision, device) or torch.float32).replace("torch.", ""),
+        "ganaug": __version__, "torch": torch.__version__, "python": platform.python_version(),
+        "machine": f"{platform.machine()}, {torch.get_num_threads()} threads",
+    })
+    run.write_info(info)
+    if changed:
+        write_text(run.config, recipe.to_toml())

@@ -1,0 +1,86 @@
+"""One GAN training iteration: k discriminator updates, then one generator update."""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ganaug.data.batches import InMemoryBatches
+from ganaug.gan.diffaugment import DiffAugment
+from ganaug.gan.losses import GanLoss
+from ganaug.gan.models import DiscriminatorOutput
+from ganaug.runs.checkpoint import GanParts
+
+
+class GanStep:
+    """Callable that runs one iteration and returns its metrics as 0-d device tensors.
+
+    Nothing here reads a value back to the host, so on a GPU the iteration runs
+    without syncs; the trainer reads the metrics in batches.
+    """
+
+    def __init__(
+        self,
+        parts: GanParts,
+        loss: GanLoss,
+        batches: InMemoryBatches,
+        augment: DiffAugment,
+        d_steps: int = 1,
+        ac_weight: float = 0.0,
+        autocast_dtype: torch.dtype | None = None,
+    ) -> None:
+        self.parts, self.loss, self.batches, self.augment = parts, loss, batches, augment
+        self.d_steps, self.ac_weight, self.autocast_dtype = d_steps, ac_weight, autocast_dtype
+        self.conditional = parts.generator.num_classes > 0
+        self.device = next(parts.generator.parameters()).device
+
+    def __call__(self) -> dict[str, Tensor]:
+        G, D = self.parts.generator, self.parts.discriminator
+        for i in range(self.d_steps):
+            real, labels = self.batches.next()
+            y = labels if self.conditional else None
+            keep_graph = i == self.d_steps - 1  # the last fake batch is reused for the generator step
+            with self._autocast():
+                with torch.set_grad_enabled(keep_graph):
+                    z = torch.randn(len(real), G.z_dim, device=self.device, generator=self.parts.rng)
+                    fake = G(z, y)
+                real_in, fake_in = self.augment(real), self.augment(fake.detach())
+                d_real, d_fake = D(real_in, y), D(fake_in, y)
+                loss_d = self.loss.discriminator(d_real.score.float(), d_fake.score.float())
+                loss_d = loss_d + self._aux_loss(d_real, y) + self._aux_loss(d_fake, y)
+                penalty = self.loss.penalty(lambda x: D(x, y).score.float(), real_in, fake_in, self.parts.rng)
+                if penalty is not None:
+                    loss_d = loss_d + penalty
+            self.parts.opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            self.parts.opt_d.step()
+            self.loss.after_discriminator_step(D)
+
+        D.requires_grad_(False)  # the generator step needs no weight gradients for D
+        with self._autocast():
+            d_gen = D(self.augment(fake), y)
+            loss_g = self.loss.generator(d_gen.score.float()) + self._aux_loss(d_gen, y)
+        self.parts.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.parts.opt_g.step()
+        D.requires_grad_(True)
+        self.parts.ema.update(G)
+        return {
+            "loss_d": loss_d.detach(),
+            "loss_g": loss_g.detach(),
+            "d_real": d_real.score.detach().float().mean(),
+            "d_fake": d_fake.score.detach().float().mean(),
+        }
+
+    def _aux_loss(self, out: DiscriminatorOutput, y: Tensor | None) -> Tensor | float:
+        if out.class_logits is None or y is None:
+            return 0.0
+        return self.ac_weight * F.cross_entropy(out.class_logits.float(), y)
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.autocast_dtype)
