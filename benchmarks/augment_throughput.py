@@ -8,6 +8,7 @@ bare generator: the same batches of 256 through G with no seeding, teacher,
 table or disk. Figures are ratios to that reference, which absorbs machine noise.
 
     python benchmarks/augment_throughput.py [--counts 10000,200000] [--out results/augment_throughput]
+                                            [--run RUN] [--reference-images 20000]
 """
 
 from __future__ import annotations
@@ -50,9 +51,12 @@ def child(run: str, out: str, count: int) -> None:
     ended = time.perf_counter()
     done.set()
     middle = (started + ended) / 2
-    halves = [[rss for t, rss in samples if started <= t < middle], [rss for t, rss in samples if middle <= t <= ended]]
-    print(json.dumps({"seconds": ended - started, "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                      "rss_first_half_max_mib": max(halves[0], default=0), "rss_second_half_max_mib": max(halves[1], default=0)}))
+    halves = [[rss for t, rss in samples if started <= t < middle],
+              [rss for t, rss in samples if middle <= t <= ended]]
+    print(json.dumps({"seconds": ended - started,
+                      "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                      "rss_first_half_max_mib": max(halves[0], default=0),
+                      "rss_second_half_max_mib": max(halves[1], default=0)}))
 
 
 def bare_generator(run: str, images: int) -> float:
@@ -69,23 +73,28 @@ def bare_generator(run: str, images: int) -> float:
     return (images // 256) * 256 / (time.perf_counter() - started)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--counts", default="10000,200000")
     parser.add_argument("--out", default="results/augment_throughput")
+    parser.add_argument("--run", help="measure this finished run (with a teacher) instead of mnist5k after one step")
+    parser.add_argument("--reference-images", type=int, default=20_000,
+                        help="images through the bare generator for the reference (batches of 256)")
     parser.add_argument("--child", nargs=3, metavar=("RUN", "OUT", "COUNT"), help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.child:
         return child(args.child[0], args.child[1], int(args.child[2]))
 
     work = Path(tempfile.mkdtemp(prefix="ganaug-bench-"))
     try:
-        run = work / "run"
-        subprocess.run([sys.executable, "-m", "ganaug", "fit", "mnist5k", "--out", str(run), "--steps", "1",
-                        "--set", "log.checkpoint_every=1"], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        run = Path(args.run) if args.run else work / "run"
+        if not args.run:
+            subprocess.run([sys.executable, "-m", "ganaug", "fit", "mnist5k", "--out", str(run), "--steps", "1",
+                            "--set", "log.checkpoint_every=1"], check=True, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
         rows = []
         for count in map(int, args.counts.split(",")):
-            reference = bare_generator(str(run), 20_000)
+            reference = bare_generator(str(run), args.reference_images)
             done = subprocess.run([sys.executable, __file__, "--child", str(run), str(work / f"s{count}"), str(count)],
                                   check=True, capture_output=True, text=True)
             measured = json.loads(done.stdout.strip().splitlines()[-1])
@@ -100,8 +109,8 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
     machine = f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}, " \
               f"cpu capability {torch.backends.cpu.get_cpu_capability()}"
-    report = {"command": " ".join(["python", *sys.argv]), "machine": machine, "recipe": "mnist5k (32 px, width 64)",
-              "rows": rows}
+    report = {"command": " ".join(["python", *sys.argv]), "machine": machine,
+              "recipe": args.run or "mnist5k (32 px, width 64)", "rows": rows}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")

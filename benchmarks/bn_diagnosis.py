@@ -15,28 +15,32 @@ replaced it.
 
     python benchmarks/bn_diagnosis.py [--run runs/experiments/mnist5k-50]
                                       [--synthetic results/compare/v1-constant-lr/mnist5k-50/synthetic]
+                                      [--out results/compare/v1-constant-lr/bn_diagnosis] [--cells 9] [--epochs 30]
+                                      [--batch-size 64]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 import torch
 from torch import Tensor, nn
 
-from ganaug.runs.synthset import SynthSet
 from ganaug.classify.train import predict
 from ganaug.data.pixels import to_unit_range
+from ganaug.io import write_text
+from ganaug.runs.run_dir import RunDir
+from ganaug.runs.synthset import SynthSet
 from ganaug.stages.compare.cell import ClassifierSettings, train_cell
 from ganaug.stages.compare.data import CompareData
 from ganaug.stages.compare.grid import Cell, parse_strategies
-from ganaug.runs.run_dir import RunDir
-from ganaug.io import write_text
 
-CELLS = [  # collapsed cells of results/compare/v1-constant-lr/mnist5k-50 (test accuracy 33-78%), and healthy ones to compare
+# Collapsed cells of results/compare/v1-constant-lr/mnist5k-50 (test accuracy 33-78%), and healthy ones to compare.
+CELLS = [
     ("extra+classic", 2.0, 2), ("extra+classic", 1.0, 4), ("uniform+classic", 2.0, 3), ("extra", 2.0, 3),
     ("uniform", 0.5, 3), ("argmax-dynamic", 2.0, 4),
     ("soft", 1.0, 0), ("conditional", 0.5, 0), ("baseline", 0.0, 0),
@@ -56,34 +60,43 @@ def recalibrate(model: nn.Module, images: Tensor, batch_size: int = 64) -> nn.Mo
     return model.eval()
 
 
-def main() -> None:
+def val_accuracy(model: nn.Module, data: CompareData) -> float:
+    predicted = predict(model, data.val.images, data.num_classes).argmax(1)
+    return (predicted == data.val.labels).float().mean().item()
+
+
+def _pct(row: dict, key: str) -> str:
+    """A table cell: the accuracy in percent, or "-" where the column is missing or NaN."""
+    return f"{row[key] * 100:.1f}" if key in row and row[key] == row[key] else "-"
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run", default="runs/experiments/mnist5k-50")
     parser.add_argument("--synthetic", default="results/compare/v1-constant-lr/mnist5k-50/synthetic")
     parser.add_argument("--out", default="results/compare/v1-constant-lr/bn_diagnosis")
-    args = parser.parse_args()
+    parser.add_argument("--cells", type=int, default=len(CELLS), help="retrain only the first CELLS cells")
+    parser.add_argument("--epochs", type=int, default=ClassifierSettings.epochs, help="epochs of every training")
+    parser.add_argument("--batch-size", type=int, default=ClassifierSettings.batch_size)
+    args = parser.parse_args(argv)
     data = CompareData.load(RunDir(Path(args.run)), SynthSet(args.synthetic))
-    settings = ClassifierSettings(schedule="constant")
+    settings = ClassifierSettings(schedule="constant", epochs=args.epochs, batch_size=args.batch_size)
     rows = []
-    for strategy, ratio, seed in CELLS:
+    for strategy, ratio, seed in CELLS[:args.cells]:
         [(labelling, classic)] = parse_strategies(strategy)
         cell = Cell(labelling, classic, ratio, seed)
         result, train = train_cell(data, cell, settings, torch.device("cpu"))
         state = {k: v.clone() for k, v in result.model.state_dict().items()}
-
-        def val_accuracy() -> float:
-            return (predict(result.model, data.val.images, data.num_classes).argmax(1) == data.val.labels).float().mean().item()
-
         row = {"cell": f"{strategy} x{ratio:g}, seed {seed}", "synthetic_share": float(train.synthetic.float().mean()),
-               "as_trained": val_accuracy(),
+               "as_trained": val_accuracy(result.model, data),
                "epochs_curve": [round(h["val_accuracy"], 3) for h in result.history]}
         if train.synthetic.any():
             recalibrate(result.model, train.images[~train.synthetic])
-            row["bn_from_real"] = val_accuracy()
+            row["bn_from_real"] = val_accuracy(result.model, data)
             result.model.load_state_dict(state)
             recalibrate(result.model, train.images[train.synthetic])
-            row["bn_from_synthetic"] = val_accuracy()
-        cosine, _ = train_cell(data, cell, ClassifierSettings(schedule="cosine"), torch.device("cpu"))
+            row["bn_from_synthetic"] = val_accuracy(result.model, data)
+        cosine, _ = train_cell(data, cell, replace(settings, schedule="cosine"), torch.device("cpu"))
         row["cosine_schedule"] = cosine.val_accuracy
         row["cosine_epochs_curve"] = [round(h["val_accuracy"], 3) for h in cosine.history]
         rows.append(row)
@@ -100,9 +113,8 @@ def main() -> None:
              "| cell (strategy, ratio, seed) | synthetic share | constant lr | + BN from real | + BN from synthetic "
              "| cosine schedule |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
     for r in rows:
-        pct = lambda key: f"{r[key] * 100:.1f}" if key in r and r[key] == r[key] else "-"  # noqa: E731
-        lines.append(f"| {r['cell']} | {r['synthetic_share']:.0%} | {pct('as_trained')} | {pct('bn_from_real')} "
-                     f"| {pct('bn_from_synthetic')} | {pct('cosine_schedule')} |")
+        lines.append(f"| {r['cell']} | {r['synthetic_share']:.0%} | {_pct(r, 'as_trained')} "
+                     f"| {_pct(r, 'bn_from_real')} | {_pct(r, 'bn_from_synthetic')} | {_pct(r, 'cosine_schedule')} |")
     write_text(out / "README.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -26,11 +26,11 @@ import pandas as pd
 import torch
 from scipy.stats import spearmanr
 
-from ganaug.runs.synthset import SynthSet
-from ganaug.pictures import save_image_grid
-from ganaug.runs.run_dir import RunDir
 from ganaug.io import read_json, write_text
 from ganaug.metrics import measure_memorisation
+from ganaug.pictures import save_image_grid
+from ganaug.runs.run_dir import RunDir
+from ganaug.runs.synthset import SynthSet
 
 
 def within_class_std(images: torch.Tensor, labels: np.ndarray) -> float:
@@ -86,7 +86,7 @@ def diagnose(folder: Path, count: int) -> dict:
         synth_labels = table["teacher_class"].to_numpy()
     out["teacher_confidence_mean"] = float(table["teacher_confidence"].mean())
     out["teacher_val_accuracy"] = read_json(run.root / "teacher" / "teacher.json").get("val_accuracy")
-    out.update(memo.summary())
+    out.update(memo.summary().to_json())
     out["within_class_std_real"] = within_class_std(train, pool.labels[torch.tensor(split.train)].numpy())
     out["within_class_std_synthetic"] = within_class_std(generated, synth_labels)
 
@@ -97,11 +97,11 @@ def diagnose(folder: Path, count: int) -> dict:
     return out
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--root", default="results/compare")
     parser.add_argument("--count", type=int, default=2000, help="synthetic images measured per setting")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     root = Path(args.root)
     rows = [diagnose(f.parent, args.count) for f in sorted(root.glob("*/compare.json"))
             if (synthetic_of(f.parent) / "shards").exists()]

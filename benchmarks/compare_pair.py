@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ganaug.stages.compare.stats import paired_difference
 from ganaug.io import read_json, write_text
+from ganaug.stages.compare.stats import paired_difference
 
 
 def pair(a: pd.DataFrame, b: pd.DataFrame, metric: str = "test_accuracy") -> pd.DataFrame:
@@ -32,11 +32,11 @@ def pair(a: pd.DataFrame, b: pd.DataFrame, metric: str = "test_accuracy") -> pd.
     return pd.DataFrame(rows)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("a", type=Path)
     parser.add_argument("b", type=Path)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if read_json(args.a / "compare.json")["settings"]["run"] != read_json(args.b / "compare.json")["settings"]["run"]:
         raise SystemExit(f"error: {args.a} and {args.b} compare different runs; pair folders made from one run")
     table = pair(pd.read_csv(args.a / "runs.csv"), pd.read_csv(args.b / "runs.csv"))

@@ -11,24 +11,30 @@ flatter the test figure.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from pathlib import Path
 
 import pandas as pd
 
-from ganaug.io import write_text
+from ganaug.io import read_json, write_text
+from ganaug.runs.quality import QualityReport
 
 
 def describe(summary: pd.DataFrame) -> dict:
     by = summary.set_index(["strategy", "ratio"])
     gan = summary[~summary["strategy"].isin(["baseline", "classic", "cas"])]
-    plain, with_classic = gan[~gan["strategy"].str.contains(r"\+classic")], gan[gan["strategy"].str.contains(r"\+classic")]
+    has_classic = gan["strategy"].str.contains(r"\+classic")
+    plain, with_classic = gan[~has_classic], gan[has_classic]
     out = {"baseline": by.loc[("baseline", 0.0)], "classic": by.loc[("classic", 0.0)] if ("classic", 0.0) in by.index
            else None, "cas": summary[summary["strategy"] == "cas"]}
     out["best"] = plain.loc[plain["val_accuracy"].idxmax()] if len(plain) else None
     out["best_classic"] = with_classic.loc[with_classic["val_accuracy"].idxmax()] if len(with_classic) else None
     return out
+
+
+def strategy_cell(best: pd.Series | None) -> str:
+    """'strategy xratio: accuracy' for the best strategy-ratio pair of a setting, or '-' where it has none."""
+    return "-" if best is None else f"{best['strategy']} x{format(best['ratio'], 'g')}: {pct(best['mean'])}"
 
 
 def pct(x: float) -> str:
@@ -65,14 +71,15 @@ def ordering(summaries: dict[str, pd.DataFrame]) -> list[str]:
     return lines
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--root", default="results/compare")
-    root = Path(parser.parse_args().root)
+    root = Path(parser.parse_args(argv).root)
     lines = ["# GAN augmentation: overview of every setting\n",
              "Test accuracy (%), mean ± std over seeds; differences paired by seed (paired t-test). The best "
              "strategy-ratio pair is the one with the highest mean validation accuracy.\n",
-             "| setting | seeds | baseline | classic | best GAN strategy | vs baseline | best GAN+classic | vs classic | CAS |",
+             "| setting | seeds | baseline | classic | best GAN strategy | vs baseline | best GAN+classic | vs classic "
+             "| CAS |",
              "| --- | ---: | ---: | ---: | --- | ---: | --- | ---: | ---: |"]
     summaries = {p.parent.name: pd.read_csv(p) for p in sorted(root.glob("*/summary.csv"))}
     for setting, summary in summaries.items():
@@ -82,23 +89,24 @@ def main() -> None:
         lines.append(
             f"| {setting} | {int(b['seeds'])} | {pct(b['mean'])} ± {pct(b['std'])} "
             f"| {pct(c['mean']) + ' ± ' + pct(c['std']) if c is not None else '-'} "
-            f"| {best['strategy'] + ' x' + format(best['ratio'], 'g') + ': ' + pct(best['mean']) if best is not None else '-'} "
-            f"| {diff(best, 'baseline') if best is not None else '-'} "
-            f"| {bc['strategy'] + ' x' + format(bc['ratio'], 'g') + ': ' + pct(bc['mean']) if bc is not None else '-'} "
+            f"| {strategy_cell(best)} | {diff(best, 'baseline') if best is not None else '-'} "
+            f"| {strategy_cell(bc)} "
             f"| {diff(bc, 'classic') if bc is not None else '-'} | {cas} |")
     lines += ordering(summaries)
     qualities = [root / s for s in summaries if (root / s / "synthetic_quality.json").is_file()]
-    lines += [] if not qualities else ["", "Quality of the synthetic set each setting used (`synthetic_quality.json`, as `ganaug evaluate` "
-              "measures it: teacher features, against the validation split):\n",
-              "| setting | images | FID | precision | recall | coverage | near-copies (held-out real) | label agreement |",
-              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    if qualities:
+        lines += ["", "Quality of the synthetic set each setting used (`synthetic_quality.json`, as `ganaug evaluate` "
+                  "measures it: teacher features, against the validation split):\n",
+                  "| setting | images | FID | precision | recall | coverage | near-copies (held-out real) "
+                  "| label agreement |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for folder in qualities:
-        q = json.loads((folder / "synthetic_quality.json").read_text())
-        mem = q["memorisation"]
-        agreement = f"{q['label_agreement']['overall'] * 100:.1f}%" if "label_agreement" in q else "-"
-        lines.append(f"| {folder.name} | {q['generated']} | {q['fid']:.2f} | {q['precision']:.3f} | {q['recall']:.3f} "
-                     f"| {q['coverage']:.3f} | {mem['generated_near_copy_fraction'] * 100:.1f}% "
-                     f"({mem['heldout_near_copy_fraction'] * 100:.1f}%) | {agreement} |")
+        q = QualityReport.from_json(read_json(folder / "synthetic_quality.json"))
+        mem = q.memorisation
+        agreement = f"{q.label_agreement.overall * 100:.1f}%" if q.label_agreement is not None else "-"
+        lines.append(f"| {folder.name} | {q.generated} | {q.fid:.2f} | {q.precision:.3f} | {q.recall:.3f} "
+                     f"| {q.coverage:.3f} | {mem.generated_near_copy_fraction * 100:.1f}% "
+                     f"({mem.heldout_near_copy_fraction * 100:.1f}%) | {agreement} |")
     write_text(root / "overview.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -21,12 +21,12 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from ganaug.io import read_json, write_text
+from ganaug.runs.run_dir import RunDir
 from ganaug.runs.synthset import SynthSet
 from ganaug.stages.compare.cell import ClassifierSettings, train_cell
 from ganaug.stages.compare.data import CompareData
 from ganaug.stages.compare.grid import Cell, parse_strategies
-from ganaug.runs.run_dir import RunDir
-from ganaug.io import read_json, write_text
 
 
 def chosen_cells(runs: pd.DataFrame, count: int) -> pd.DataFrame:
@@ -35,11 +35,11 @@ def chosen_cells(runs: pd.DataFrame, count: int) -> pd.DataFrame:
     return pd.concat([gan, runs[(runs["strategy"] == "baseline") & runs["seed"].isin([0, 1])]])
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--compare", default="results/compare/mnist5k-10")
     parser.add_argument("--cells", type=int, default=8)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     folder = Path(args.compare)
     fixed = read_json(folder / "compare.json")["settings"]
     settings = ClassifierSettings(**{k: fixed[k] for k in ClassifierSettings.__dataclass_fields__})

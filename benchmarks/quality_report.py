@@ -13,18 +13,19 @@ import argparse
 import shutil
 from pathlib import Path
 
-from ganaug.runs.run_dir import RunDir
 from ganaug.io import read_json, write_text
 from ganaug.pictures import png_figure
+from ganaug.runs.run_dir import RunDir
+from ganaug.stages.evaluate.report import EvaluationReport
 
 KNN = ("precision", "recall", "coverage")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", default="runs/quality")
     parser.add_argument("--out", default="results/quality")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     runs = {p.name: RunDir(p) for p in sorted(Path(args.runs).iterdir()) if (p / "evaluations.jsonl").is_file()}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -34,7 +35,8 @@ def main() -> None:
              "everything else default) on the 2-core CPU machine. Every evaluation: 1,000 images from fixed noise "
              "against the validation split, in the run's teacher's feature space. Near-copies: share of generated "
              "images closer to a training image than half the typical training-neighbour distance.\n",
-             "| run | steps | final FID | best FID (step) | precision | recall | coverage | near-copies | label agreement |",
+             "| run | steps | final FID | best FID (step) | precision | recall | coverage | near-copies "
+             "| label agreement |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for name, run in runs.items():
         rows = run.read_evaluations()
@@ -46,22 +48,23 @@ def main() -> None:
         samples = run.samples / "latest.png"
         if samples.is_file():
             shutil.copyfile(samples, out / f"samples_{name}.png")
-    lines += ["", "The best checkpoint of each run by `ganaug evaluate --checkpoint best --count 2000` (reports copied to "
-              "results/quality/<run>/), with the sanity references: FID between two halves of the validation split "
+    lines += ["", "The best checkpoint of each run by `ganaug evaluate --checkpoint best --count 2000` (reports copied "
+              "to results/quality/<run>/), with the sanity references: FID between two halves of the validation split "
               "(the floor at this sample size) and of pixel-shuffled validation images.\n",
               "| run | best step | FID | KID | precision | recall | density | coverage | near-copies (held-out real) "
-              "| FID real vs real | FID shuffled pixels |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+              "| FID real vs real | FID shuffled pixels |",
+              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for name, run in runs.items():
         report = run.root / "evaluation" / "best"
         if not (report / "metrics.json").is_file():
             continue
-        m = read_json(report / "metrics.json")
-        mem, sanity = m["memorisation"], m["sanity"]
+        evaluation = EvaluationReport.from_json(read_json(report / "metrics.json"))
+        q, mem, sanity = evaluation.quality, evaluation.quality.memorisation, evaluation.sanity
         shutil.copytree(report, out / name, dirs_exist_ok=True)
-        lines.append(f"| {name} | {run.best_step()} | {m['fid']:.2f} | {m['kid']:.3f} | {m['precision']:.3f} "
-                     f"| {m['recall']:.3f} | {m['density']:.3f} | {m['coverage']:.3f} "
-                     f"| {mem['generated_near_copy_fraction']:.1%} ({mem['heldout_near_copy_fraction']:.1%}) "
-                     f"| {sanity['fid_validation_halves']:.2f} | {sanity['fid_shuffled_pixels']:.1f} |")
+        lines.append(f"| {name} | {run.best_step()} | {q.fid:.2f} | {q.kid:.3f} | {q.precision:.3f} "
+                     f"| {q.recall:.3f} | {q.density:.3f} | {q.coverage:.3f} "
+                     f"| {mem.generated_near_copy_fraction:.1%} ({mem.heldout_near_copy_fraction:.1%}) "
+                     f"| {sanity.fid_validation_halves:.2f} | {sanity.fid_shuffled_pixels:.1f} |")
     write_text(out / "summary.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
 
@@ -69,7 +72,7 @@ def main() -> None:
 def plot(evaluations: dict[str, list[dict]], path: Path) -> None:
     datasets = sorted({name.split("-")[0] for name in evaluations})
     with png_figure(path, len(datasets), 3, figsize=(14, 3.6 * len(datasets)), squeeze=False) as (fig, axes):
-        for row, dataset in zip(axes, datasets):
+        for row, dataset in zip(axes, datasets, strict=True):
             for name, rows in evaluations.items():
                 if not name.startswith(dataset + "-"):
                     continue

@@ -7,6 +7,7 @@ hits all of them alike; each figure is the median over rounds, in images per
 second (one image = one real + one generated sample through a full iteration).
 
     python benchmarks/train_throughput.py [--rounds 5] [--steps 8] [--out results/throughput_cpu]
+                                          [--warmup 3] [--set KEY=VALUE ...]
 """
 
 from __future__ import annotations
@@ -24,11 +25,11 @@ from torch import nn
 from ganaug.config import load_recipe
 from ganaug.data import InMemoryBatches, load_pool
 from ganaug.device import autocast_dtype
+from ganaug.gan.diffaugment import DiffAugment
+from ganaug.gan.losses import create_loss
 from ganaug.stages.fit.run import build_parts
 from ganaug.stages.fit.step import GanStep
 from ganaug.stages.fit.trainer import Trainer
-from ganaug.gan.diffaugment import DiffAugment
-from ganaug.gan.losses import create_loss
 
 
 def textbook_models(nz: int, ngf: int, ndf: int, nc: int) -> tuple[nn.Module, nn.Module]:
@@ -103,15 +104,18 @@ AUTO = "bf16 autocast" if autocast_dtype("auto", torch.device("cpu")) else "fp32
 """What precision = "auto" picks on this CPU: bf16 only with native bf16 (AVX512-BF16 or AMX)."""
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=8, help="steps per variant per round")
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--out", type=Path, default=Path("results/throughput_cpu"))
-    args = parser.parse_args()
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a dcgan64 recipe override (as `ganaug fit --set`), "
+                             "e.g. a smaller batch for a quick check")
+    args = parser.parse_args(argv)
 
-    recipe, _ = load_recipe("dcgan64")
+    recipe, _ = load_recipe("dcgan64", args.set)
     pool = load_pool(recipe.data)
     batch = recipe.train.batch_size
     textbook = TextbookLoop(pool.images, batch)
@@ -128,7 +132,8 @@ def main() -> None:
             start = time.perf_counter()
             run(args.steps)
             rates[name].append(args.steps * batch / (time.perf_counter() - start))
-        print(f"round {r + 1}/{args.rounds}: " + ", ".join(f"{n.split(' (')[0]} {v[-1]:.0f}" for n, v in rates.items()), flush=True)
+        latest = ", ".join(f"{n.split(' (')[0]} {v[-1]:.0f}" for n, v in rates.items())
+        print(f"round {r + 1}/{args.rounds}: {latest}", flush=True)
 
     reference = statistics.median(rates["textbook (fp32)"])
     lines = ["| variant | images/s (median) | min-max | vs textbook |", "| --- | ---: | ---: | ---: |"]
@@ -138,9 +143,10 @@ def main() -> None:
     table = "\n".join(lines)
     print(table)
     machine = {"python": platform.python_version(), "torch": torch.__version__, "threads": torch.get_num_threads(),
-               "cpu_capability": torch.backends.cpu.get_cpu_capability(), "processor": platform.processor() or platform.machine(),
-               "precision_auto": AUTO}
-    command = f"python benchmarks/train_throughput.py --rounds {args.rounds} --steps {args.steps} --out {args.out}"
+               "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+               "processor": platform.processor() or platform.machine(), "precision_auto": AUTO}
+    command = (f"python benchmarks/train_throughput.py --rounds {args.rounds} --steps {args.steps} --out {args.out}"
+               + "".join(f" --set {s}" for s in args.set))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(
         {"command": command,
@@ -149,7 +155,8 @@ def main() -> None:
         indent=1) + "\n")
     args.out.with_suffix(".md").write_text(
         f"# Training throughput, dcgan64 recipe (CPU)\n\nCommand: `{command}`\n\n"
-        f"Machine: {machine}\n\nData: {recipe.data.source} at {pool.image_size}x{pool.image_size}, batch {batch}, in memory for both loops.\n\n{table}\n")
+        f"Machine: {machine}\n\nData: {recipe.data.source} at {pool.image_size}x{pool.image_size}, batch {batch}, "
+        f"in memory for both loops.\n\n{table}\n")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,12 @@ classifier's training split (using `data` and `gan`), `augment` turns the run
 into a labelled synthetic set (with a `classify` teacher where needed), and
 `wrap` mixes synthetic images into any PyTorch training set.
 
-The names below are imported on first use, so `ganaug --help` stays quick.
+In Python: ganaug.load_recipe, ganaug.fit, ganaug.augment, ganaug.evaluate and
+ganaug.compare do what the commands do (ganaug/api.py); AugmentedDataset and
+AugmentedLoss put the synthetic images into your own training loop.
+
+The names below are imported on first use, so `import ganaug` and `ganaug --help`
+stay quick (neither imports torch).
 """
 
 from __future__ import annotations
@@ -16,6 +21,11 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
+    "augment": "ganaug.api",
+    "compare": "ganaug.api",
+    "evaluate": "ganaug.api",
+    "fit": "ganaug.api",
+    "load_recipe": "ganaug.api",
     "AugmentedDataset": "ganaug.stages.wrap",
     "AugmentedLoss": "ganaug.stages.wrap",
     "FixedStepsSampler": "ganaug.stages.wrap",

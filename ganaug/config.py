@@ -7,23 +7,25 @@ that names the key.
 
 from __future__ import annotations
 
-import tomllib
-from importlib import resources
 from collections.abc import Mapping, Sequence
+from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import pydantic
 import tomli_w
+import tomllib
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
 from ganaug.data.sources import NEEDS_ROOT, SOURCES, TAKES_ARGUMENT, source_kind
 from ganaug.errors import ConfigError
-from ganaug.io import describe_os_error
-from ganaug.limits import SEED_MAX, WIDTH_MAX
 from ganaug.gan.diffaugment import POLICIES
 from ganaug.gan.losses import LOSSES
-from ganaug.gan.models import MODELS
+from ganaug.gan.models import MODELS, check_options
+from ganaug.gan.regularisers import REGULARISERS
+from ganaug.io import describe_os_error
+from ganaug.limits import SEED_MAX, WIDTH_MAX
 
 
 class Section(BaseModel):
@@ -32,9 +34,10 @@ class Section(BaseModel):
 
 class DataConfig(Section):
     source: str = "digits"
-    """digits | mnist5k | torchvision:<ClassName> (e.g. torchvision:MNIST) | folder"""
+    """A name in ganaug.data.sources.SOURCES, with its argument where it takes one (torchvision:MNIST,
+    import:package.module:factory)."""
     root: str = ""
-    """Folder for torchvision data sets and image folders."""
+    """Folder for torchvision data sets and image folders (an import: factory takes no arguments)."""
     download: bool = False
     image_size: int = 0
     """Images are resized (shorter side) and centre-cropped to this square size; 0 (auto): the power of two
@@ -66,6 +69,8 @@ class DataConfig(Section):
         if kind not in SOURCES or (":" in self.source) != (kind in TAKES_ARGUMENT):
             names = [f"{n}:{TAKES_ARGUMENT[n]}" if n in TAKES_ARGUMENT else n for n in SOURCES.names()]
             raise ValueError(f"data.source {self.source!r} is unknown; choose one of: {', '.join(names)}")
+        if kind in TAKES_ARGUMENT and not self.source.partition(":")[2]:
+            raise ValueError(f"data.source {self.source!r} needs {TAKES_ARGUMENT[kind]} after the colon")
         if kind in NEEDS_ROOT and not self.root:
             raise ValueError(f"data.root must name a folder for data.source = {self.source!r}")
         return self
@@ -83,6 +88,11 @@ class ModelConfig(Section):
     """auto: none for wgan-gp or spectral norm (as those papers do), batch norm otherwise."""
     ac_weight: float = Field(0.0, ge=0)
     """Weight of an AC-GAN auxiliary classifier loss (0: no auxiliary head)."""
+    options: dict[str, Any] = {}
+    """[model.options]: the architecture's own settings, its factory's keyword-only arguments, checked against them
+    here (ganaug.gan.models.check_options). Kept as written, so a recipe round-trips; the spec gets the defaults."""
+    g_regularisers: dict[str, Annotated[float, Field(gt=0)]] = {}
+    """[model.g_regularisers]: generator loss terms by name (ganaug.gan.regularisers) and their weights."""
 
     @model_validator(mode="after")
     def _check(self) -> ModelConfig:
@@ -90,6 +100,12 @@ class ModelConfig(Section):
             raise ValueError(f"model.name {self.name!r} is unknown; choose one of: {', '.join(MODELS.names())}")
         if self.ac_weight > 0 and not self.conditional:
             raise ValueError("model.ac_weight > 0 needs model.conditional = true")
+        unknown = [name for name in self.g_regularisers if name not in REGULARISERS]
+        if unknown:
+            names = ", ".join(REGULARISERS.names())
+            raise ValueError(f"model.g_regularisers.{unknown[0]} is not a generator regulariser; "
+                             + (f"choose one of: {names}" if names else "none is registered"))
+        check_options(self.name, self.options)
         return self
 
 
@@ -200,9 +216,7 @@ def find_recipe(name_or_path: str) -> Path:
 def parse_override(text: str) -> tuple[list[str], Any]:
     """`section.key=value`; the value is read as TOML (numbers, booleans, strings, lists), else as a string."""
     key, sep, raw = text.partition("=")
-    parts = key.strip().split(".")
-    if not sep or len(parts) != 2 or not all(parts):
-        raise ConfigError(f"--set {text!r} must look like section.key=value, e.g. train.steps=500")
+    parts = override_key(key if sep else "", text)  # without "=" it is no override at all
     try:
         value = tomllib.loads(f"v = {raw.strip()}")["v"]
     except tomllib.TOMLDecodeError:
@@ -210,7 +224,15 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     return parts, value
 
 
-def load_recipe(name_or_path: str, overrides: Sequence[str] = ()) -> tuple[Recipe, str]:
+def override_key(key: str, text: str) -> list[str]:
+    """`section.key` -> [section, key]; `text` is the whole override, for the message."""
+    parts = key.strip().split(".")
+    if len(parts) != 2 or not all(parts):
+        raise ConfigError(f"--set {text!r} must look like section.key=value, e.g. train.steps=500")
+    return parts
+
+
+def load_recipe(name_or_path: str, overrides: Sequence[str] | Mapping[str, Any] = ()) -> tuple[Recipe, str]:
     """Read, override and validate a recipe. Returns the config and the recipe's name."""
     path = find_recipe(name_or_path)
     try:
@@ -219,15 +241,26 @@ def load_recipe(name_or_path: str, overrides: Sequence[str] = ()) -> tuple[Recip
         raise ConfigError(f"recipe {path} is not valid TOML: {e}") from None
     except OSError as e:
         raise ConfigError(f"cannot read recipe {path}: {describe_os_error(e)}") from None
+    given = apply_overrides(raw, overrides)
+    return validate(raw, source=str(path), overrides=given), path.stem
+
+
+def apply_overrides(raw: dict[str, Any], overrides: Sequence[str] | Mapping[str, Any]) -> dict[str, str]:
+    """Set each override in the raw recipe `raw`: `section.key=value` texts (--set), or {"section.key": value} with
+    Python values (ganaug.load_recipe). Returns {"section.key": the override as text} for validate's messages."""
+    if isinstance(overrides, Mapping):
+        items = [(f"{name}={value!r}", override_key(name, f"{name}={value!r}"), value)
+                 for name, value in overrides.items()]
+    else:
+        items = [(text, *parse_override(text)) for text in overrides]
     given = {}
-    for text in overrides:
-        (section, key), value = parse_override(text)
+    for text, (section, key), value in items:
         table = raw.setdefault(section, {})
         if not isinstance(table, dict):
             raise ConfigError(f"--set {text!r}: {section!r} is not a section of the recipe")
         table[key] = value
         given[f"{section}.{key}"] = text
-    return validate(raw, source=str(path), overrides=given), path.stem
+    return given
 
 
 def validate(raw: dict[str, Any], source: str = "recipe", overrides: Mapping[str, str] = {}) -> Recipe:
@@ -241,7 +274,7 @@ def validate(raw: dict[str, Any], source: str = "recipe", overrides: Mapping[str
                                                    for where, m in problems)) from None
 
 
-def _problems(error: pydantic.ValidationError) -> list[tuple[dict, str]]:
+def _problems(error: pydantic.ValidationError) -> list[tuple[ErrorDetails, str]]:
     """Each problem with its message: 'train.steps: Input should be greater than or equal to 1'."""
     messages = []
     for item in error.errors():
@@ -255,7 +288,7 @@ def _problems(error: pydantic.ValidationError) -> list[tuple[dict, str]]:
     return messages
 
 
-def _blame(item: dict, overrides: Mapping[str, str]) -> str | None:
+def _blame(item: ErrorDetails, overrides: Mapping[str, str]) -> str | None:
     """The --set that a problem comes from, if one does."""
     key = ".".join(str(part) for part in item["loc"][:2])
     if key in overrides:

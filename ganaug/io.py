@@ -291,8 +291,10 @@ def describe_os_error(error: OSError) -> str:
     text = error.strerror or str(error)
     if error.filename:
         text += f" ({error.filename})"
-    hints = {errno.ENOSPC: "; free some space and run it again", errno.EDQUOT: "; free some space and run it again",
-             errno.EACCES: "; choose a folder you may write to", errno.EROFS: "; choose a writable folder"}
+    hints: dict[int | None, str] = {
+        errno.ENOSPC: "; free some space and run it again", errno.EDQUOT: "; free some space and run it again",
+        errno.EACCES: "; choose a folder you may write to", errno.EROFS: "; choose a writable folder",
+    }
     return text + hints.get(error.errno, "")
 
 

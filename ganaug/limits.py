@@ -1,4 +1,5 @@
-"""Bounds that recipes, the CLI and the Python API all check, in a module that imports nothing (so `--help` is quick)."""
+"""Bounds that recipes, the CLI and the Python API all check, in a module that imports nothing
+(so `--help` is quick)."""
 
 SEED_MAX = 2**31 - 1
 """Seeds are 0 .. 2**31 - 1: every RNG ganaug feeds (torch, numpy, scikit-learn) takes them as they are."""

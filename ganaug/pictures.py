@@ -4,7 +4,8 @@ every chart in ganaug is made (`png_figure`: a headless matplotlib figure writte
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+import math
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image, ImageDraw, ImageFont
-from torch import Tensor, nn
+from torch import Tensor
 from torchvision.utils import make_grid, save_image
 
 from ganaug.io import atomic_path
@@ -41,8 +42,8 @@ def png_figure(path: Path, rows: int = 1, columns: int = 1, *, dpi: int = 100, *
 
 
 @torch.no_grad()
-def save_sample_grid(generator: nn.Module, noise: Tensor, labels: Tensor | None, columns: int, path: Path,
-                     row_labels: Sequence[str] | None = None) -> None:
+def save_sample_grid(generator: Callable[[Tensor, Tensor | None], Tensor], noise: Tensor, labels: Tensor | None,
+                     columns: int, path: Path, row_labels: Sequence[str] | None = None) -> None:
     """One row per class for conditional generators (labels given, row_labels naming them), else a plain grid."""
     save_image_grid(generator(noise, labels).float().add(1).div(2).clamp(0, 1), columns, path, row_labels)
 
@@ -81,9 +82,9 @@ def _label_margin(row_labels: Sequence[str], height: int, top: int, cell: int, p
     if not isinstance(font, ImageFont.FreeTypeFont):  # Pillow built without FreeType: a Latin-1 bitmap font
         texts = [t.replace("…", "...").encode("latin-1", "replace").decode("latin-1") for t in texts]
     boxes = [font.getbbox(t) for t in texts]
-    margin = Image.new("L", (max((b[2] for b in boxes), default=0) + 2 * LABEL_GAP, height), 255)
+    margin = Image.new("L", (math.ceil(max((b[2] for b in boxes), default=0)) + 2 * LABEL_GAP, height), 255)
     draw = ImageDraw.Draw(margin)
-    for row, (text, box) in enumerate(zip(texts, boxes)):
+    for row, (text, box) in enumerate(zip(texts, boxes, strict=True)):
         middle = top + row * (cell + padding) + cell // 2
         draw.text((LABEL_GAP, middle - (box[1] + box[3]) // 2), text, fill=0, font=font)
     return torch.from_numpy(np.array(margin)).unsqueeze(0).float().div(255)

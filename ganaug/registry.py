@@ -5,7 +5,8 @@ Registries are the only lists of names: validation, CLI choices and messages rea
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
 from ganaug.errors import UnknownNameError
@@ -26,6 +27,15 @@ class Registry(Generic[T]):
             return entry
 
         return add
+
+    @contextlib.contextmanager
+    def temporarily(self, name: str, entry: T) -> Iterator[T]:
+        """Register `entry` for the duration of a `with` block (a test's own model, loss, ...), then remove it."""
+        self.register(name)(entry)
+        try:
+            yield entry
+        finally:
+            del self._entries[name]
 
     def get(self, name: str) -> T:
         try:

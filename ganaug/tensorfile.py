@@ -8,14 +8,22 @@ shapes) so a replaced or truncated file is a clear error, not a traceback.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any, Protocol
 
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save
-from torch import Tensor, nn
+from torch import Tensor
 
 from ganaug.errors import RunDirError
 from ganaug.io import describe_os_error, first_line, write_bytes
+
+
+class Loadable(Protocol):
+    """What `load_into` needs of a module (nn.Module has it; so does any GAN protocol built on it)."""
+
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> Any: ...
 
 
 def save_tensors(path: Path, tensors: dict[str, Tensor]) -> None:
@@ -33,7 +41,7 @@ def load_tensors(path: Path, *, advice: str, device: str = "cpu") -> dict[str, T
         raise RunDirError(f"{path} is not a readable safetensors file ({first_line(e)}); {advice}") from None
 
 
-def load_into(module: nn.Module, path: Path, *, advice: str, device: str = "cpu") -> None:
+def load_into(module: Loadable, path: Path, *, advice: str, device: str = "cpu") -> None:
     """Load a module's weights; names or shapes that do not fit the module are a RunDirError."""
     tensors = load_tensors(path, advice=advice, device=device)
     try:

@@ -158,8 +158,8 @@ def hash_files() -> Callable[[Path], dict[str, str]]:
 @pytest.fixture(scope="session", autouse=True)
 def quick_teacher() -> None:
     """A teacher trained for a few epochs: enough to label tiny test runs, quick enough for a test suite."""
-    from ganaug.runs import teacher
     from ganaug.classify import TrainSettings
+    from ganaug.runs import teacher
 
     patch = pytest.MonkeyPatch()
     patch.setattr(teacher, "SETTINGS", TrainSettings(epochs=4, batch_size=64, lr=3e-3, patience=4, seed=0))

@@ -1,4 +1,5 @@
-"""`ganaug augment`: the synthetic set on disk, quotas, filtering, the teacher, and writes that never leave half a set."""
+"""`ganaug augment`: the synthetic set on disk, quotas, filtering, the teacher,
+and writes that never leave half a set."""
 
 import dataclasses
 import json
@@ -12,16 +13,15 @@ import pandas as pd
 import pytest
 import torch
 
-from ganaug.stages.augment import augment
-from ganaug.runs.generator import RunGenerator
-from ganaug.runs.synthset import SynthSet
-from ganaug.runs.teacher import get_teacher
-from ganaug.stages.augment import run as augment_run
-from ganaug.runs import teacher as teacher_module
-from ganaug.runs.synthset import SynthSetWriter
 from ganaug.data import Split, load_pool
 from ganaug.errors import GanaugError
+from ganaug.runs import teacher as teacher_module
+from ganaug.runs.generator import RunGenerator
 from ganaug.runs.run_dir import RunDir
+from ganaug.runs.synthset import SynthSet, SynthSetWriter
+from ganaug.runs.teacher import get_teacher
+from ganaug.stages.augment import augment
+from ganaug.stages.augment import run as augment_run
 
 
 def test_cli_writes_a_complete_set(tmp_path, cli, tiny_runs):
@@ -105,7 +105,8 @@ def test_teacher_labels_filter_and_table(tmp_path, run_copy):
     assert (table["teacher_confidence"] >= 0.15).all()
     m = synth.manifest
     assert m["generated"] == 40 + m["rejected"] and m["min_confidence"] == 0.15
-    assert 0 <= m["teacher"]["val_accuracy"] <= 1 and m["teacher"]["train_images"] == len(Split.load(run / "split.json").train)
+    assert 0 <= m["teacher"]["val_accuracy"] <= 1
+    assert m["teacher"]["train_images"] == len(Split.load(run / "split.json").train)
 
 
 def test_unreachable_confidence_gives_up_with_a_clear_error_and_writes_nothing(tmp_path, run_copy):

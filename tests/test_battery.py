@@ -20,10 +20,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import TINY, error_line
 from PIL import Image
 from safetensors.torch import save_file
-
-from conftest import TINY, error_line
 
 Setup = Callable[[Path], None]
 
@@ -301,8 +300,8 @@ def _snapshot(root: Path) -> dict[str, tuple]:
 @pytest.fixture(scope="module")
 def world(tiny_runs, tmp_path_factory) -> Path:
     """The read-only template each case copies: runs, sets, a regular file and a comparison folder."""
-    from ganaug.stages.augment import augment
     from ganaug.config import load_recipe
+    from ganaug.stages.augment import augment
     from ganaug.stages.fit.run import fit
 
     root = tmp_path_factory.mktemp("world")
@@ -356,9 +355,9 @@ def _api_cases() -> dict[str, tuple[Callable[[Path], object], type]]:
     from torch.utils.data import TensorDataset
 
     from ganaug import AugmentedDataset, AugmentedLoss, SyntheticDataset
+    from ganaug.config import load_recipe
     from ganaug.stages.augment import augment
     from ganaug.stages.compare import compare
-    from ganaug.config import load_recipe
     from ganaug.stages.evaluate import evaluate
     from ganaug.stages.fit.run import fit
 

@@ -1,5 +1,7 @@
 """Classifiers: the registry and timm fallback, classical augmentation, and the training loop's selection."""
 
+from itertools import pairwise
+
 import pytest
 import torch
 
@@ -75,7 +77,7 @@ def test_the_learning_rate_schedule_decays_to_zero_or_stays(schedule, monkeypatc
                      images, labels, TrainSettings(epochs=3, lr=1e-3, patience=10, schedule=schedule), real_classes=4)
     assert len(rates) == 3 * 20 and rates[0] == pytest.approx(1e-3)
     if schedule == "cosine":
-        assert rates[-1] < 1e-5 and all(a >= b for a, b in zip(rates, rates[1:]))
+        assert rates[-1] < 1e-5 and all(a >= b for a, b in pairwise(rates))
     else:
         assert set(rates) == {1e-3}
 

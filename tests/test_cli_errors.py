@@ -231,6 +231,7 @@ def test_a_failed_start_leaves_no_run_directory(tmp_path):
     from ganaug.cli.main import main
 
     out = tmp_path / "run"
-    result = CliRunner().invoke(main, ["fit", "folder", "--out", str(out), "--set", f"data.root={tmp_path / 'missing'}"])
+    result = CliRunner().invoke(main, ["fit", "folder", "--out", str(out),
+                                       "--set", f"data.root={tmp_path / 'missing'}"])
     assert result.exit_code == 2
     assert not out.exists()

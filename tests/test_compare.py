@@ -3,20 +3,24 @@
 import json
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
+import torchvision.transforms.v2 as T
 
+from ganaug.data import Split, load_pool
+from ganaug.errors import GanaugError
+from ganaug.labels import LABELLERS
+from ganaug.runs.run_dir import RunDir
 from ganaug.stages.augment import augment
 from ganaug.stages.compare import cell as cell_module
 from ganaug.stages.compare import compare
 from ganaug.stages.compare.cell import ClassifierSettings
 from ganaug.stages.compare.data import CompareData
-from ganaug.stages.compare.grid import Cell, build_grid, parse_ratios, parse_strategies
+from ganaug.stages.compare.grid import CAS, Cell, build_grid, parse_ratios, parse_seeds, parse_strategies
 from ganaug.stages.compare.stats import paired_difference, summarise
-from ganaug.data import Split, load_pool
-from ganaug.errors import GanaugError
-from ganaug.runs.run_dir import RunDir
+from ganaug.stages.wrap import AugmentedDataset, AugmentedLoss, load_split
 
 QUICK = ClassifierSettings(epochs=2, patience=2, batch_size=128)
 
@@ -72,6 +76,42 @@ def test_cells_of_one_seed_are_paired_and_reproducible(conditional_run, syntheti
     a = cell_module.run_cell(data, Cell("uniform", True, 0.5, 1), QUICK, torch.device("cpu"))
     b = cell_module.run_cell(data, Cell("uniform", True, 0.5, 1), QUICK, torch.device("cpu"))
     assert a["test_accuracy"] == b["test_accuracy"] and a["val_accuracy"] == b["val_accuracy"]
+
+
+@pytest.fixture(scope="module")
+def loaded(conditional_run, synthetic):
+    """The comparison's data and the run's training split as users load it."""
+    from ganaug.runs.synthset import SynthSet
+
+    return CompareData.load(RunDir(conditional_run), SynthSet(synthetic)), load_split(conditional_run, "train")
+
+
+@pytest.mark.parametrize("strategy", [*LABELLERS.names(), CAS])
+def test_a_cell_trains_on_what_an_augmented_dataset_of_its_seed_strategy_and_ratio_holds(
+        strategy, loaded, synthetic, monkeypatch):
+    """compare measures the path users ship: the same synthetic images, targets, outputs and loss (its weight
+    read from the loss's own constant) as AugmentedDataset and AugmentedLoss.for_dataset give for the seed."""
+    monkeypatch.setattr("ganaug.stages.wrap.loss.DYNAMIC_WEIGHT", 0.25)
+    data, real_split = loaded
+    cell = Cell(strategy, False, 1.0 if strategy == CAS else 0.5, 3)
+    train, outputs, loss = data.training_set(cell)
+    dataset = AugmentedDataset(real_split, synthetic, ratio=cell.ratio, seed=cell.seed,
+                               labels="conditional" if strategy == CAS else strategy, transform=None)
+    rows = data.synthetic_rows(cell)
+    assert sorted(rows.tolist()) == dataset.keys  # the same images, which compare trains on in the order drawn
+    to_tensor = T.PILToTensor()
+    items = [dataset[i] for i in range(len(dataset))]
+    images = torch.stack([to_tensor(image) for image, _, _ in items])
+    targets = torch.stack([target for _, target, _ in items])
+    real, drawn = slice(0, dataset.real_count), np.argsort(rows)  # the dataset holds the drawn rows sorted
+    assert torch.equal(train.images[train.synthetic][drawn], images[dataset.real_count:])
+    torch.testing.assert_close(train.targets[train.synthetic][drawn], targets[dataset.real_count:], equal_nan=True)
+    if strategy != CAS:  # CAS trains on the synthetic images alone
+        assert torch.equal(train.images[~train.synthetic], images[real])
+        assert torch.equal(train.targets[~train.synthetic], targets[real])
+    expected = AugmentedLoss.for_dataset(dataset)
+    assert outputs == dataset.num_outputs and (loss.synthetic_weight, loss.dynamic) == (
+        expected.synthetic_weight, expected.dynamic) == ((0.25, True) if strategy == "argmax-dynamic" else (1.0, False))
 
 
 def test_an_interrupted_grid_skips_finished_cells_on_restart(tmp_path, conditional_run, synthetic, monkeypatch):
@@ -178,6 +218,16 @@ def test_strategy_names_and_ratios():
     with pytest.raises(GanaugError, match="--ratios must be numbers"):
         parse_ratios("a,b")
     assert [c.key for c in build_grid([("baseline", True)], [1.0], 2)] == ["classic|0|0", "classic|0|1"]
+    assert [c.key for c in build_grid([("baseline", True)], [1.0], [7, 3])] == ["classic|0|7", "classic|0|3"]
+
+
+def test_seeds_are_a_count_or_the_seeds_themselves():
+    assert parse_seeds(3) == [0, 1, 2] and parse_seeds([7, 3]) == [7, 3] and parse_seeds((np.int64(5),)) == [5]
+    with pytest.raises(GanaugError, match="--seeds must be from 1 to 1000, not 0"):
+        parse_seeds(0)
+    for bad in ([], [1, 1], [-1], [1.5], [2**31], range(1001)):
+        with pytest.raises(GanaugError, match="seeds must be 1 to 1000 different integers from 0 to 2147483647"):
+            parse_seeds(bad)
 
 
 def test_errors_before_any_training(tmp_path, cli, cli_error, conditional_run, synthetic, tiny_runs):
@@ -203,7 +253,8 @@ def test_a_restart_with_other_classifier_settings_is_refused(tmp_path, cli, cli_
 
 
 def test_patience_reaches_the_classifier_and_is_recorded(tmp_path, cli, cli_error, conditional_run):
-    args = ["compare", conditional_run, "--out", tmp_path / "r", "--strategies", "baseline", "--seeds", 1, "--epochs", 4]
+    args = ["compare", conditional_run, "--out", tmp_path / "r", "--strategies", "baseline", "--seeds", 1,
+            "--epochs", 4]
     assert cli([*args, "--patience", 1]).exit_code == 0
     assert json.loads((tmp_path / "r" / "compare.json").read_text())["settings"]["patience"] == 1
     runs = pd.read_csv(tmp_path / "r" / "runs.csv")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import tomllib
-
+import pydantic
 import pytest
+import tomllib
 
 from ganaug.config import (
     ConfigError,
@@ -168,7 +168,7 @@ def test_validate_reports_the_source_name():
 
 def test_recipe_is_immutable():
     recipe, _ = load_recipe("digits")
-    with pytest.raises(Exception):
+    with pytest.raises(pydantic.ValidationError, match="frozen"):
         recipe.train.steps = 5  # type: ignore[misc]
 
 

@@ -3,15 +3,22 @@
 import json
 import socket
 import textwrap
+from pathlib import Path
 
 import pytest
 import torch
 
-from ganaug.stages.augment import augment
 from ganaug.config import load_recipe
 from ganaug.runs import quality as measure_module
-from ganaug.stages.fit.run import fit
+from ganaug.runs.quality import QualityReport
 from ganaug.runs.run_dir import RunDir
+from ganaug.stages.augment import augment
+from ganaug.stages.compare.report import quality_markdown
+from ganaug.stages.evaluate.report import EvaluationReport, summary_markdown
+from ganaug.stages.fit.run import fit
+
+RESULTS = Path(__file__).resolve().parents[1] / "results"
+COMMITTED_REPORTS = [*sorted(RESULTS.glob("**/metrics.json")), *sorted(RESULTS.glob("**/synthetic_quality.json"))]
 
 TINY = {"model.g_width": "8", "model.d_width": "8", "model.z_dim": "16", "data.image_size": "16",
         "train.batch_size": "16", "model.conditional": "true", "log.sample_every": "10"}
@@ -32,13 +39,39 @@ def test_evaluate_writes_metrics_summary_and_pictures(cli, run_copy):
     for picture in ("samples.png", "closest_pairs.png", "per_class.png"):
         assert (folder / picture).stat().st_size > 0
     assert "FID" in (folder / "summary.md").read_text() and "FID" in result.output
+    text = (folder / "metrics.json").read_text()
+    assert json.dumps(EvaluationReport.from_json(json.loads(text)).to_json(), indent=1) + "\n" == text  # read back
 
 
 def test_unconditional_runs_have_no_label_agreement(run_copy):
     from ganaug.stages.evaluate import evaluate
 
-    metrics = evaluate(run_copy("unconditional"), count=50, progress=False).metrics
+    result = evaluate(run_copy("unconditional"), count=50, progress=False)
+    quality = result.report.quality
+    assert quality.label_agreement is None and quality.per_class_fid is None
+    metrics = json.loads((result.folder / "metrics.json").read_text())
     assert "label_agreement" not in metrics and "per_class_fid" not in metrics
+    assert list(metrics) == ["run", "checkpoint", "generated", "features", "real_reference", "fid", "kid", "kid_std",
+                             "precision", "recall", "density", "coverage", "memorisation", "diversity",
+                             "reliability", "warnings", "sanity", "seconds"]  # as before the report was typed
+
+
+@pytest.mark.parametrize("path", COMMITTED_REPORTS, ids=lambda path: str(path.relative_to(RESULTS)))
+def test_committed_reports_from_earlier_versions_still_read(path):
+    """Reports written before diversity, reliability notes and warnings were measured read back with none of them
+    and keep every key and value they have; compare's and evaluate's summaries render them."""
+    data = json.loads(path.read_text())
+    if path.name == "metrics.json":
+        report = EvaluationReport.from_json(data)
+        quality, again = report.quality, report.to_json()
+        assert "| FID |" in summary_markdown(report, [str(c) for c in range(10)])
+    else:
+        quality = QualityReport.from_json(data)
+        again = {"synthetic": data["synthetic"], **quality.to_json()}
+        assert "near-copies" in quality_markdown(quality)
+    added = {key: again.pop(key) for key in set(again) - set(data)}
+    assert json.dumps(again) == json.dumps(data)
+    assert added == {"reliability": {}, "warnings": []} and quality.diversity is None
 
 
 def test_evaluation_measures_against_validation_and_never_sees_the_test_split(run_copy, monkeypatch):
@@ -84,7 +117,8 @@ def test_a_user_feature_module_replaces_the_teacher(cli, run_copy, tmp_path, mon
     run = run_copy("conditional")
     result = cli(["evaluate", run, "--count", 60, "--features", "my_features:build"])
     assert result.exit_code == 0, result.output
-    assert json.loads((run / "evaluation" / "step_0000020" / "metrics.json").read_text())["features"] == "my_features:build"
+    metrics = json.loads((run / "evaluation" / "step_0000020" / "metrics.json").read_text())
+    assert metrics["features"] == "my_features:build"
 
 
 @pytest.mark.parametrize("args, message", [
@@ -180,7 +214,7 @@ def test_a_generator_that_copies_training_images_is_not_collapsed_but_lands_belo
     train = pool.images[torch.tensor(split.train)]
     by_class = [train[pool.labels[torch.tensor(split.train)] == c] for c in range(10)]
     monkeypatch.setattr(RunGenerator, "generate", lambda self, seeds, labels=None: torch.stack(
-        [by_class[c][s % len(by_class[c])] for s, c in zip(seeds.tolist(), labels.tolist())]))
+        [by_class[c][s % len(by_class[c])] for s, c in zip(seeds.tolist(), labels.tolist(), strict=True)]))
     result = cli(["evaluate", run, "--count", 1000])
     assert result.exit_code == 0, result.output
     metrics = json.loads((run / "evaluation" / "step_0000020" / "metrics.json").read_text())
@@ -192,8 +226,8 @@ def test_a_generator_that_copies_training_images_is_not_collapsed_but_lands_belo
 
 
 def test_fit_warns_of_mode_collapse_once_per_evaluation_and_logs_it_as_numbers(tmp_path, monkeypatch, capsys):
-    from ganaug.stages.fit.evaluation import Evaluator
     from ganaug.metrics.diversity import COLLAPSE_RATIO
+    from ganaug.stages.fit.evaluation import Evaluator
 
     original = Evaluator._generate
     monkeypatch.setattr(Evaluator, "_generate", lambda self: _collapse(original(self), self.labels))

@@ -23,10 +23,10 @@ from ganaug import (
     SyntheticDataset,
     load_split,
 )
-from ganaug.stages.augment import augment
-from ganaug.labels import SampleInfo, create_labeller
 from ganaug.errors import GanaugError, UsageError
+from ganaug.labels import SampleInfo, create_labeller
 from ganaug.runs.run_dir import RunDir
+from ganaug.stages.augment import augment
 from ganaug.stages.wrap.synthetic import SyntheticSource
 
 TO_TENSOR = T.Compose([T.PILToTensor(), T.ToDtype(torch.float32, scale=True)])
@@ -128,7 +128,7 @@ def test_a_grey_gan_goes_into_an_rgb_image_folder_with_one_warning(run_and_set, 
         "replicated to RGB (exact; no retraining needed)")]
     assert images.shape == (25, 3, 16, 16) and synthetic.sum() == 5
     grey = SyntheticDataset(run_and_set[1], transform=TO_TENSOR)
-    for image, key in zip(images[synthetic], data.keys):
+    for image, key in zip(images[synthetic], data.keys, strict=True):
         torch.testing.assert_close(image, grey[key][0].expand(3, -1, -1), rtol=0, atol=0)
 
 

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import json
 import shutil
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 import torch
 from PIL import Image
 from safetensors.torch import load_file
 
 from ganaug.config import load_recipe, validate
 from ganaug.data import load_pool, make_split
-from ganaug.stages.fit import run as run_module
 from ganaug.runs.checkpoint import load_checkpoint
+from ganaug.stages.fit import run as run_module
 from ganaug.stages.fit.run import build_parts, fit
 from ganaug.stages.fit.step import GanStep
 

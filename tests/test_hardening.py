@@ -6,19 +6,19 @@ import json
 import os
 import shutil
 import stat
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 import torch
 from safetensors.torch import load_file
 
-from ganaug.stages.augment import augment
 from ganaug.config import load_recipe, validate
 from ganaug.errors import RunDirError
+from ganaug.io import new_folder, output_folder, remove_stale_temporaries
+from ganaug.stages.augment import augment
 from ganaug.stages.fit.run import fit
 from ganaug.stages.fit.step import GanStep
-from ganaug.io import new_folder, output_folder, remove_stale_temporaries
 
 EVALUATED = {"train.steps": "10", "log.checkpoint_every": "5", "log.sample_every": "5", "eval.every": "5",
              "eval.count": "40", "model.conditional": "true"}

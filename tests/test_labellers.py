@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from ganaug.labels import LABELLERS, SampleInfo, create_labeller
 from ganaug.errors import GanaugError
+from ganaug.labels import LABELLERS, SampleInfo, create_labeller
 
 K = 4
 PROBS = torch.tensor([[0.7, 0.1, 0.1, 0.1], [0.05, 0.05, 0.3, 0.6], [0.25, 0.25, 0.25, 0.25]])
@@ -60,7 +60,8 @@ def test_strategies_say_what_they_need():
         create_labeller("conditional").check(conditional=False, has_teacher=True, where="run 'x'")
     with pytest.raises(GanaugError, match="needs teacher probabilities"):
         create_labeller("soft").check(conditional=True, has_teacher=False, where="set 'y'")
-    needs_nothing = [n for n in LABELLERS.names() if not (LABELLERS.get(n).needs_teacher or LABELLERS.get(n).needs_conditional)]
+    needs_nothing = [n for n in LABELLERS.names()
+                     if not (LABELLERS.get(n).needs_teacher or LABELLERS.get(n).needs_conditional)]
     assert "uniform" in needs_nothing  # LSRO, the paper's label for unconditional GANs, works with any source
     for name in needs_nothing:
         create_labeller(name).check(conditional=False, has_teacher=False, where="anything")

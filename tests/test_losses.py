@@ -98,7 +98,7 @@ def test_wgan_clipping_clamps_discriminator_parameters():
     assert max(p.abs().max().item() for p in D.parameters()) > 0.5
     before = [p.detach().clone() for p in D.parameters()]
     create_loss("wgan", clip=0.0625).after_discriminator_step(D)
-    for p, old in zip(D.parameters(), before):
+    for p, old in zip(D.parameters(), before, strict=True):
         assert p.min().item() >= -0.0625 and p.max().item() <= 0.0625
         assert torch.equal(p.detach(), old.clamp(-0.0625, 0.0625))  # clamped, not rescaled
 

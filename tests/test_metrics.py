@@ -37,8 +37,8 @@ def test_fresh_samples_of_the_same_distribution_look_like_held_out_data():
     g = torch.Generator().manual_seed(2)
     train, generated, heldout = (torch.randn(n, 16, generator=g) for n in (500, 300, 300))
     summary = measure_memorisation(generated, train, heldout).summary()
-    assert summary["generated_near_copy_fraction"] == 0.0
-    assert summary["generated_median_ratio"] == pytest.approx(summary["heldout_median_ratio"], rel=0.15)
+    assert summary.generated_near_copy_fraction == 0.0
+    assert summary.generated_median_ratio == pytest.approx(summary.heldout_median_ratio, rel=0.15)
 
 
 def test_samples_far_from_the_data_have_large_ratios():
@@ -124,6 +124,6 @@ def test_label_agreement_counts_matches_per_class():
     asked = torch.tensor([0, 0, 1, 1, 1, 2])
     teacher = torch.tensor([0, 1, 1, 1, 0, 2])
     result = label_agreement(asked, teacher, 4)
-    assert result["overall"] == pytest.approx(4 / 6)
-    assert result["per_class"][:3] == pytest.approx([0.5, 2 / 3, 1.0])
-    assert np.isnan(result["per_class"][3])  # class 3 was never asked for
+    assert result.overall == pytest.approx(4 / 6)
+    assert result.per_class[:3] == pytest.approx([0.5, 2 / 3, 1.0])
+    assert np.isnan(result.per_class[3])  # class 3 was never asked for

@@ -1,4 +1,4 @@
-"""The DCGAN generator and discriminator built through the model registry."""
+"""The DCGAN generator and discriminator built through the model registry, and the layers they share."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
+from ganaug.gan.layers import ConditionalNorm
 from ganaug.gan.models import MODELS, DiscriminatorOutput, GanSpec, create_gan
 
 
@@ -185,6 +186,55 @@ def test_parameter_count_matches_pytorch_examples_dcgan(channels):
     # The scores match the reference's shape once the reference's sigmoid is dropped.
     x = torch.randn(2, channels, 64, 64)
     assert D(x).score.shape == ref_D(x).flatten().shape
+
+
+class _OldBatchNorm2d(nn.BatchNorm2d):
+    """The unconditional layer as checkpoints before ConditionalNorm stored it: the batch norm itself."""
+
+    def forward(self, x, y=None):
+        return super().forward(x)
+
+
+class _OldConditionalBatchNorm2d(nn.Module):
+    def __init__(self, num_features, num_classes):
+        super().__init__()
+        self.norm = nn.BatchNorm2d(num_features, affine=False)
+        self.scale = nn.Embedding(num_classes, num_features)
+        self.shift = nn.Embedding(num_classes, num_features)
+
+    def forward(self, x, y):
+        return self.norm(x) * self.scale(y)[:, :, None, None] + self.shift(y)[:, :, None, None]
+
+
+@pytest.mark.parametrize("num_classes", [0, 3])
+def test_conditional_norm_loads_the_old_layers_weights(num_classes):
+    torch.manual_seed(0)
+    old = _OldConditionalBatchNorm2d(6, num_classes) if num_classes else _OldBatchNorm2d(6)
+    x, y = torch.randn(5, 6, 4, 4), torch.tensor([0, 1, 2, 0, 1])
+    old.train()(x * 3 + 1, y)  # running statistics away from their start
+    for p in old.parameters():
+        p.data.normal_()
+    new = ConditionalNorm(nn.BatchNorm2d(6, affine=num_classes == 0), num_classes)
+    new.load_state_dict(old.state_dict())  # strict: every name found
+    assert torch.equal(new.eval()(x, y), old.eval()(x, y))
+
+
+@pytest.mark.parametrize("num_classes", [0, 4])
+def test_sync_batchnorm_conversion_keeps_the_generator_working(num_classes):
+    torch.manual_seed(0)
+    G, _ = create_gan("dcgan", tiny(num_classes=num_classes))
+    z, y = torch.randn(4, 16), (torch.arange(4) if num_classes else None)
+    G.train()(z, y)  # running statistics away from their start
+    expected = G.eval()(z, y)
+    synced = nn.SyncBatchNorm.convert_sync_batchnorm(G).eval()
+    norms = [m.norm for m in synced.modules() if isinstance(m, ConditionalNorm)]
+    assert len(norms) == 2 and all(isinstance(n, nn.SyncBatchNorm) for n in norms)  # 16x16: two norms
+    assert torch.equal(synced(z, y), expected)
+
+
+def test_a_conditional_norm_refuses_a_norm_with_its_own_affine_parameters():
+    with pytest.raises(ValueError, match="affine=False"):
+        ConditionalNorm(nn.BatchNorm2d(4), num_classes=3)
 
 
 def test_ema_generator_averages_with_warm_up():

@@ -49,8 +49,8 @@ def test_a_registry_miss_is_a_ganaug_error_that_names_the_choices(spec):
 
 
 def test_cli_choices_and_validation_read_the_registries(cli, cli_error, tmp_path, monkeypatch):
-    from ganaug.labels.labellers import LABELLERS, Uniform
     from ganaug.data.sources import SOURCES, digits
+    from ganaug.labels.labellers import LABELLERS, Uniform
 
     monkeypatch.setitem(LABELLERS._entries, "my-labels", Uniform)
     monkeypatch.setitem(SOURCES._entries, "my-source", digits)

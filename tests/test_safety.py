@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 import pandas as pd
-
 from conftest import TINY
 
 TINY_ARGS = [arg for key, value in TINY.items() for arg in ("--set", f"{key}={value}")]

@@ -14,10 +14,9 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from ganaug.stages.augment import augment
-from ganaug.runs.synthset import SynthSet
-from ganaug.runs.synthset import SynthSetWriter
 from ganaug.errors import RunDirError
+from ganaug.runs.synthset import SynthSet, SynthSetWriter
+from ganaug.stages.augment import augment
 
 SHARD = "shards/shard_000001.safetensors"
 

@@ -11,9 +11,9 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from ganaug import AugmentedDataset, AugmentedLoss, OnTheFlySynthetic, SyntheticDataset
-from ganaug.stages.augment import augment
-from ganaug.labels import LABELLERS
 from ganaug.errors import GanaugError
+from ganaug.labels import LABELLERS
+from ganaug.stages.augment import augment
 
 TO_TENSOR = T.Compose([T.PILToTensor(), T.ToDtype(torch.float32, scale=True)])
 
@@ -182,6 +182,17 @@ def test_on_the_fly_images_are_fresh_each_epoch_and_each_worker(tiny_runs):
     flat = first.flatten(1)
     assert len({tuple(row.tolist()) for row in flat}) == 40, "workers must not repeat each other's images"
     pickle.loads(pickle.dumps(data))
+
+
+def test_on_the_fly_targets_are_the_classes_known_before_an_image_is_made(tiny_runs):
+    conditional = AugmentedDataset(Digits16(20), OnTheFlySynthetic(tiny_runs["conditional"], 40), count=12)
+    assert conditional.targets == [i % 10 for i in range(20)] + [i % 10 for i in range(12)]
+    assert conditional.targets[20:] == [int(conditional[i][1].argmax()) for i in range(20, 32)]
+    assert conditional.classes == [str(c) for c in range(10)]
+    assert "Real: 20, synthetic: 12 (ratio 0.6, labels 'conditional')" in repr(conditional)
+    for labels, target in (("uniform", -1), ("extra", 10)):  # no one class; the extra output K
+        plain = AugmentedDataset(Digits16(20), OnTheFlySynthetic(tiny_runs["unconditional"], 5, labels=labels))
+        assert plain.targets == [i % 10 for i in range(20)] + [target] * 5
 
 
 def test_on_the_fly_needs_a_teacher_for_teacher_labels(tiny_runs):

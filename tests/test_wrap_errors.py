@@ -21,9 +21,9 @@ from ganaug import (
     SyntheticDataset,
     load_split,
 )
-from ganaug.stages.augment import augment
-from ganaug.labels import SampleInfo, create_labeller
 from ganaug.errors import GanaugError
+from ganaug.labels import SampleInfo, create_labeller
+from ganaug.stages.augment import augment
 from ganaug.stages.wrap.synthetic import SyntheticSource
 
 

@@ -39,7 +39,8 @@ class SmallCnn(nn.Module):
         self.body = nn.Sequential(
             *block(spec.in_chans, width), *block(width, width), nn.MaxPool2d(2),
             *block(width, 2 * width), *block(2 * width, 2 * width), nn.MaxPool2d(2),
-            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.2), nn.Linear(2 * width, 4 * width), nn.ReLU(inplace=True),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.2),
+            nn.Linear(2 * width, 4 * width), nn.ReLU(inplace=True),
         )
         self.head = nn.Linear(4 * width, spec.num_classes)
 

@@ -116,10 +116,12 @@ def accuracy(model: nn.Module, images: Tensor, labels: Tensor, real_classes: int
 
 def train_classifier(model: nn.Module, train: TensorSet, val_images: Tensor, val_labels: Tensor,
                      settings: TrainSettings, *, real_classes: int, loss_fn: LossFn = soft_cross_entropy,
-                     device: torch.device | None = None, progress: bool = False, desc: str = "classifier") -> TrainResult:
+                     device: torch.device | None = None, progress: bool = False,
+                     desc: str = "classifier") -> TrainResult:
     """Train on `train`, keep the epoch with the best validation accuracy (ties: lower validation loss)."""
     device = device or torch.device("cpu")
-    model.to(device, memory_format=torch.channels_last)  # faster convolutions on CPUs and GPUs alike
+    # faster convolutions on CPUs and GPUs alike; torch's stubs lack Module.to(device, memory_format=...)
+    model.to(device, memory_format=torch.channels_last)  # type: ignore[call-overload]
     optimizer = torch.optim.AdamW(model.parameters(), settings.lr, weight_decay=settings.weight_decay)
     generator = torch.Generator().manual_seed(settings.seed)
     batches_per_epoch = max(MIN_BATCHES_PER_EPOCH, -(-len(train.images) // settings.batch_size))

@@ -14,7 +14,8 @@ LABELLERS = RegistryChoice("ganaug.labels.labellers:LABELLERS")
 
 @click.command("augment")
 @click.argument("run_dir", type=click.Path(path_type=Path))
-@click.option("--out", required=True, type=click.Path(path_type=Path), help="The synthetic set to write (must not exist).")
+@click.option("--out", required=True, type=click.Path(path_type=Path),
+              help="The synthetic set to write (must not exist).")
 @click.option("--count", type=int, help="Generate this many images.")
 @click.option("--per-class", type=int, help="Generate this many images of every class.")
 @click.option("--balance", is_flag=True, help="Top every class up to the largest class's training count.")
@@ -40,8 +41,8 @@ def augment_command(run_dir: Path, out: Path, count: int | None, per_class: int 
     from ganaug.stages.augment import augment
 
     result = augment(run_dir, out, count=count, per_class=per_class, balance=balance, labels=labels,
-                     min_confidence=min_confidence, drop_worst=drop_worst, formats=formats or ("csv",), seed=seed, checkpoint=checkpoint,
-                     device=device, shard_size=shard_size)
+                     min_confidence=min_confidence, drop_worst=drop_worst, formats=formats or ("csv",), seed=seed,
+                     checkpoint=checkpoint, device=device, shard_size=shard_size)
     synthetic, m = result.synthetic, result.synthetic.manifest
     if result.teacher:
         t = result.teacher

@@ -19,7 +19,8 @@ from ganaug.cli.choices import device_option
               help="Comma-separated: baseline, classic, cas (synthetic only), any labelling strategy of "
                    "ganaug augment --labels, or one with +classic (e.g. uniform+classic).")
 @click.option("--ratios", default="0.5,1,2", show_default=True, help="Synthetic images per real image.")
-@click.option("--seeds", type=click.IntRange(1, 1000), default=5, show_default=True, help="Seeds 0..N-1, the same for every strategy.")
+@click.option("--seeds", type=click.IntRange(1, 1000), default=5, show_default=True,
+              help="Seeds 0..N-1, the same for every strategy.")
 @click.option("--model", default="small-cnn", show_default=True, help="small-cnn or any timm model name.")
 @click.option("--epochs", type=click.IntRange(min=1), default=30, show_default=True,
               help="Epochs per cell; the one with the best validation accuracy is kept.")

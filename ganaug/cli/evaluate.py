@@ -8,7 +8,6 @@ from pathlib import Path
 import click
 
 from ganaug.cli.choices import device_option
-
 from ganaug.limits import SEED_MAX
 
 
@@ -27,21 +26,22 @@ def evaluate_command(run_dir: Path, checkpoint: str | None, count: int, features
     from ganaug.stages.evaluate.report import diversity_text, with_note
 
     result = evaluate(run_dir, checkpoint=checkpoint, count=count, features=features, device=device, seed=seed)
-    m = result.metrics
-    mem, sanity = m["memorisation"], m["sanity"]
-    click.echo(f"checkpoint:  {m['checkpoint']} ({m['generated']} images vs the {m['real_reference']})")
-    click.echo(f"FID:         {with_note(m, 'fid')}")
-    click.echo(f"             real vs real {sanity['fid_validation_halves']:.3f}, "
-               f"shuffled pixels {sanity['fid_shuffled_pixels']:.1f}")
-    kid = f"{m['kid']:.4f} ± {m['kid_std']:.4f}"
-    click.echo(f"KID:         {with_note(m, 'kid', kid)}")
-    knn = (f"precision:   {m['precision']:.3f}   recall: {m['recall']:.3f}   density: {m['density']:.3f}   "
-           f"coverage: {m['coverage']:.3f}")
-    click.echo(with_note(m, "precision", knn))  # the four k-NN figures share one note
-    click.echo(f"diversity:   {with_note(m, 'diversity', diversity_text(m['diversity']))}")
-    click.echo(f"near-copies: {mem['generated_near_copy_fraction']:.1%} (held-out real {mem['heldout_near_copy_fraction']:.1%})")
-    if "label_agreement" in m:
-        click.echo(f"label agreement: {m['label_agreement']['overall']:.1%}")
+    report = result.report
+    q, sanity, mem, notes = report.quality, report.sanity, report.quality.memorisation, report.quality.reliability
+    click.echo(f"checkpoint:  {report.checkpoint} ({q.generated} images vs the {q.real_reference})")
+    click.echo(f"FID:         {with_note(q.fid, notes.fid)}")
+    click.echo(f"             real vs real {sanity.fid_validation_halves:.3f}, "
+               f"shuffled pixels {sanity.fid_shuffled_pixels:.1f}")
+    click.echo(f"KID:         {with_note(f'{q.kid:.4f} ± {q.kid_std:.4f}', notes.kid)}")
+    knn = (f"precision:   {q.precision:.3f}   recall: {q.recall:.3f}   density: {q.density:.3f}   "
+           f"coverage: {q.coverage:.3f}")
+    click.echo(with_note(knn, notes.precision))  # the four k-NN figures share one note
+    if q.diversity is not None:
+        click.echo(f"diversity:   {with_note(diversity_text(q.diversity), notes.diversity)}")
+    click.echo(f"near-copies: {mem.generated_near_copy_fraction:.1%} "
+               f"(held-out real {mem.heldout_near_copy_fraction:.1%})")
+    if q.label_agreement is not None:
+        click.echo(f"label agreement: {q.label_agreement.overall:.1%}")
     click.echo(f"written:     {result.folder} (metrics.json, summary.md, samples.png, closest_pairs.png)")
-    for warning in m["warnings"]:
+    for warning in q.warnings:
         click.echo(warning, err=True)

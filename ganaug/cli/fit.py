@@ -13,11 +13,14 @@ from ganaug.cli.choices import device_option
 
 @click.command("fit")
 @click.argument("recipe", required=False)
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Run directory (default: runs/RECIPE-TIME).")
-@click.option("--steps", type=click.IntRange(min=1), help="Total steps of the run (a resumed run continues up to this).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="Run directory (default: runs/RECIPE-TIME).")
+@click.option("--steps", type=click.IntRange(min=1),
+              help="Total steps of the run (a resumed run continues up to this).")
 @click.option("--seed", type=int, help="Training seed (train.seed).")
 @device_option
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a recipe value, e.g. --set train.lr_g=1e-4.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a recipe value, e.g. --set train.lr_g=1e-4.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its newest checkpoint.")
 def fit_command(recipe: str, out: Path | None, steps: int | None, seed: int | None, device: str,
                 overrides: tuple[str, ...], resume: bool) -> None:
@@ -27,8 +30,8 @@ def fit_command(recipe: str, out: Path | None, steps: int | None, seed: int | No
     With --resume it may be left out: the run continues from its own config.toml (plus any --set).
     """
     from ganaug.config import load_recipe
-    from ganaug.stages.fit.run import fit
     from ganaug.runs.run_dir import RunDir
+    from ganaug.stages.fit.run import fit
 
     if resume and out is None:
         raise click.UsageError("--resume needs --out RUN_DIR (the run to continue)")
@@ -36,7 +39,8 @@ def fit_command(recipe: str, out: Path | None, steps: int | None, seed: int | No
         if not resume:
             raise click.UsageError("give a RECIPE (a built-in name or a .toml file); only --resume may leave it out")
         recipe = str(RunDir.open(out).config)  # the run's own resolved recipe
-    extra = list(overrides) + ([f"train.steps={steps}"] if steps else []) + ([f"train.seed={seed}"] if seed is not None else [])
+    extra = (list(overrides) + ([f"train.steps={steps}"] if steps else [])
+             + ([f"train.seed={seed}"] if seed is not None else []))
     config, name = load_recipe(recipe, extra)
     if out is None:
         out = Path("runs") / f"{name}-{datetime.now():%Y%m%d-%H%M%S}"

@@ -46,6 +46,24 @@ class FolderScan:
     """Files that are not images (by extension), relative to the root, for the caller to report."""
 
 
+class ImageFiles:
+    """A folder scan as a data set: item i is file i decoded (uint8 C x H x W) with its class index."""
+
+    def __init__(self, files: list[tuple[Path, int]], root: Path) -> None:
+        self.files, self.root = files, root
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, index: int) -> tuple[Tensor, int]:
+        path, label = self.files[index]
+        return read_image(path), label
+
+    def item_name(self, index: int) -> str:
+        """The file, relative to the folder: how messages and run.json's unreadable list name it."""
+        return str(self.files[index][0].relative_to(self.root))
+
+
 def scan_folder(root: Path) -> FolderScan:
     """One sub-folder per class (sorted, hidden ones ignored); every real image file counted once."""
     if not root.is_dir():

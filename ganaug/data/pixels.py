@@ -1,4 +1,5 @@
-"""Pixel ranges in one place: images are kept as uint8 [0, 255] and networks see float [-1, 1] (the GAN's tanh range)."""
+"""Pixel ranges in one place: images are kept as uint8 [0, 255] and networks see float [-1, 1]
+(the GAN's tanh range)."""
 
 from __future__ import annotations
 

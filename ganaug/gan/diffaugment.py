@@ -55,7 +55,9 @@ def cutout(x: Tensor, generator: torch.Generator | None = None, ratio: float = 0
     return x * (~inside).unsqueeze(1).to(x.dtype)
 
 
-POLICIES: dict[str, Callable[[Tensor, torch.Generator | None], Tensor]] = {"color": color, "translation": translation, "cutout": cutout}
+POLICIES: dict[str, Callable[[Tensor, torch.Generator | None], Tensor]] = {
+    "color": color, "translation": translation, "cutout": cutout,
+}
 
 
 class DiffAugment:

@@ -11,17 +11,18 @@ from __future__ import annotations
 import copy
 
 import torch
-from torch import nn
+
+from ganaug.gan.models import Generator
 
 
 class EmaGenerator:
-    def __init__(self, generator: nn.Module, decay: float) -> None:
+    def __init__(self, generator: Generator, decay: float) -> None:
         self.decay = decay
         self.updates = 0
-        self.module = copy.deepcopy(generator).eval().requires_grad_(False)
+        self.module: Generator = copy.deepcopy(generator).eval().requires_grad_(False)
 
     @torch.no_grad()
-    def update(self, generator: nn.Module) -> None:
+    def update(self, generator: Generator) -> None:
         self.updates += 1
         decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
         ema_state = self.module.state_dict()

@@ -2,32 +2,52 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from torch import Tensor, nn
 
 
-class ConditionalBatchNorm2d(nn.Module):
-    """Batch norm whose scale and shift are looked up per class (de Vries et al. 2017)."""
+class ConditionalNorm(nn.Module):
+    """Any norm layer, made class-conditional (de Vries et al. 2017) when num_classes > 0.
 
-    def __init__(self, num_features: int, num_classes: int) -> None:
+    It wraps the norm rather than subclassing it, so nn.SyncBatchNorm.convert_sync_batchnorm (which swaps every
+    batch norm it finds) converts the inner layer and this layer keeps its forward(x, y). Conditional: `norm`
+    needs affine=False, and a per-class scale and shift (embeddings starting at 1 and 0) replace its affine
+    parameters. Unconditional: the norm alone, y ignored, so both kinds take the same call.
+    """
+
+    def __init__(self, norm: nn.Module, num_classes: int = 0) -> None:
         super().__init__()
-        self.norm = nn.BatchNorm2d(num_features, affine=False)
-        self.scale = nn.Embedding(num_classes, num_features)
-        self.shift = nn.Embedding(num_classes, num_features)
-        nn.init.ones_(self.scale.weight)
-        nn.init.zeros_(self.shift.weight)
+        self.norm = norm
+        self.scale: nn.Embedding | None = None
+        self.shift: nn.Embedding | None = None
+        if num_classes:
+            if getattr(norm, "affine", False):
+                raise ValueError("a conditional norm brings its own scale and shift: give it a norm with affine=False")
+            channels = getattr(norm, "num_features", getattr(norm, "num_channels", None))
+            if channels is None:
+                raise TypeError(f"cannot tell how many channels {type(norm).__name__} normalises")
+            self.scale = nn.Embedding(num_classes, channels)
+            self.shift = nn.Embedding(num_classes, channels)
+            nn.init.ones_(self.scale.weight)
+            nn.init.zeros_(self.shift.weight)
+        self.register_load_state_dict_pre_hook(_inner_norm_keys)
 
-    def forward(self, x: Tensor, y: Tensor | None) -> Tensor:
-        if y is None:
-            raise ValueError("a conditional generator needs class labels y")
+    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         h = self.norm(x)
-        return h * self.scale(y)[:, :, None, None] + self.shift(y)[:, :, None, None]
+        if self.scale is None or self.shift is None:
+            return h
+        if y is None:
+            raise ValueError("a conditional norm needs class labels y")
+        shape = (len(y), -1) + (1,) * (x.dim() - 2)  # N x C x 1 x 1 for images
+        return h * self.scale(y).view(shape) + self.shift(y).view(shape)
 
 
-class BatchNorm2d(nn.BatchNorm2d):
-    """Plain batch norm with the conditional layer's call signature (ignores y)."""
-
-    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:  # type: ignore[override]
-        return super().forward(x)
+def _inner_norm_keys(module: nn.Module, state_dict: dict[str, Any], prefix: str, *_: Any) -> None:
+    """Checkpoints written before ConditionalNorm held the unconditional layer as the batch norm itself
+    ('norms.0.weight'): tensors directly under this layer belong to the inner norm ('norms.0.norm.weight')."""
+    for key in [k for k in state_dict if k.startswith(prefix) and "." not in k[len(prefix):]]:
+        state_dict[f"{prefix}norm.{key[len(prefix):]}"] = state_dict.pop(key)
 
 
 def dcgan_init(module: nn.Module) -> None:

@@ -12,8 +12,9 @@ from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
+from ganaug.gan.models import Discriminator
 from ganaug.registry import Registry
 
 LOSSES: Registry[type[GanLoss]] = Registry("loss")
@@ -35,7 +36,7 @@ class GanLoss:
         """An extra discriminator loss term (generator: the random stream to draw from)."""
         return None
 
-    def after_discriminator_step(self, discriminator: nn.Module) -> None:
+    def after_discriminator_step(self, discriminator: Discriminator) -> None:
         pass
 
 
@@ -76,7 +77,7 @@ class WassersteinClip(_Critic):
     """Arjovsky et al.: Lipschitz by clipping the critic's weights to [-clip, clip]."""
 
     @torch.no_grad()
-    def after_discriminator_step(self, discriminator: nn.Module) -> None:
+    def after_discriminator_step(self, discriminator: Discriminator) -> None:
         for p in discriminator.parameters():
             p.clamp_(-self.clip, self.clip)
 

@@ -19,14 +19,16 @@ class Quotas:
     """Images wanted of each class; None: any class, `total` in all."""
 
 
-def plan_quotas(*, count: int | None = None, per_class: int | Mapping[int | str, int] | None = None,
+def plan_quotas(*, count: int | None = None,
+                per_class: int | Mapping[int, int] | Mapping[int | str, int] | None = None,
                 balance: bool = False, class_names: Sequence[str] = (), train_counts: Sequence[int] = ()) -> Quotas:
     """Exactly one of: `count` images; `per_class` (a number for every class, or {class: number});
     `balance`, which tops every class up to the largest class's count in the training split."""
     given = [name for name, value in (("--count", count), ("--per-class", per_class), ("--balance", balance or None))
              if value is not None]
     if len(given) != 1:
-        raise UsageError(f"give exactly one of --count N, --per-class N or --balance (got {', '.join(given) or 'none'})")
+        raise UsageError("give exactly one of --count N, --per-class N or --balance "
+                         f"(got {', '.join(given) or 'none'})")
     if count is not None:
         if count < 1:
             raise UsageError(f"--count must be at least 1, not {count}")
@@ -42,6 +44,7 @@ def plan_quotas(*, count: int | None = None, per_class: int | Mapping[int | str,
                           f"class), so --balance adds only {sum(wanted)} images; use --count or --per-class to add "
                           "more", UserWarning, stacklevel=2)
         return Quotas(sum(wanted), wanted)
+    assert per_class is not None  # exactly one was given, and it was neither count nor balance
     if isinstance(per_class, int):
         if per_class < 1:
             raise UsageError(f"--per-class must be at least 1, not {per_class}")

@@ -77,4 +77,5 @@ def _need(real: Tensor, fake: Tensor, minimum: int, what: str) -> None:
         raise ValueError(f"{what} needs at least {minimum} real and {minimum} generated images "
                          f"(got {len(real)} and {len(fake)})")
     if real.shape[1:] != fake.shape[1:]:
-        raise ValueError(f"real and generated features differ in shape: {tuple(real.shape[1:])} vs {tuple(fake.shape[1:])}")
+        raise ValueError("real and generated features differ in shape: "
+                         f"{tuple(real.shape[1:])} vs {tuple(fake.shape[1:])}")

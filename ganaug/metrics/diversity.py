@@ -12,8 +12,12 @@ near 0.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import Tensor
+
+from ganaug.metrics.record import JsonRecord
 
 COLLAPSE_RATIO = 0.4
 """A class whose diversity ratio is below this is flagged as collapsed.
@@ -46,44 +50,56 @@ def mean_pairwise_distance(features: Tensor) -> float:
     return float(torch.pdist(features.double()).mean())
 
 
-def diversity_scores(real: Tensor, real_labels: Tensor | None, fake: Tensor, fake_labels: Tensor | None,
-                     class_names: list[str]) -> dict:
-    """Generated/real diversity per class (one group, ALL, without labels), overall, and the collapsed classes.
+@dataclass(frozen=True)
+class DiversityReport(JsonRecord):
+    """How varied the generated images are against real ones, per class: what a low FID can hide."""
 
-    per_class maps a class name to its ratio, or None where a class has fewer than 2 real or generated images.
-    """
+    per_class: dict[str, float | None]
+    """Class name (ALL without labels) -> generated/real diversity; None where a class has under 2 images a side."""
+    overall: float | None
+    """The same ratio over all images, classes mixed."""
+    threshold: float
+    """COLLAPSE_RATIO when measured."""
+    collapsed: list[str]
+    """The classes whose ratio is below the threshold."""
+    near_duplicate_pairs: int
+    generated_pairs: int
+    """Generated pairs of one class compared, and how many of them are near-duplicates (NEAR_DUPLICATE_RATIO)."""
+
+    def warnings(self) -> list[str]:
+        """One line per collapsed class, for a reader who would otherwise trust a good FID."""
+        lines = []
+        for name in self.collapsed:
+            where = "" if name == ALL else f" in class '{name}'"
+            lines.append(f"warning: mode collapse{where}: generated images are {self.per_class[name]:.2f}x "
+                         "as varied as real ones")
+        return lines
+
+    def lowest(self) -> tuple[str | None, float | None]:
+        """The class with the lowest ratio and that ratio; (None, None) where no class had images enough to measure."""
+        measured = {name: ratio for name, ratio in self.per_class.items() if ratio is not None}
+        if not measured:
+            return None, None
+        name = min(measured, key=lambda n: measured[n])
+        return name, measured[name]
+
+
+def diversity_scores(real: Tensor, real_labels: Tensor | None, fake: Tensor, fake_labels: Tensor | None,
+                     class_names: list[str]) -> DiversityReport:
+    """Generated/real diversity per class (one group, ALL, without labels), overall, and the collapsed classes."""
     if fake_labels is None:
         groups = {ALL: (real, fake)}
     else:
         groups = {name: (real[real_labels == c], fake[fake_labels == c]) for c, name in enumerate(class_names)}
-    per_class, duplicates, pairs = {}, 0, 0
+    per_class: dict[str, float | None] = {}
+    duplicates, pairs = 0, 0
     for name, (real_group, fake_group) in groups.items():
         ratio, near, compared = _group_diversity(_subset(real_group), _subset(fake_group))
         per_class[name] = ratio
         duplicates, pairs = duplicates + near, pairs + compared
     overall, _, _ = _group_diversity(_subset(real), _subset(fake))
-    return {"per_class": per_class, "overall": overall, "threshold": COLLAPSE_RATIO,
-            "collapsed": [name for name, ratio in per_class.items() if ratio is not None and ratio < COLLAPSE_RATIO],
-            "near_duplicate_pairs": duplicates, "generated_pairs": pairs}
-
-
-def collapse_warnings(diversity: dict) -> list[str]:
-    """One line per collapsed class, for a reader who would otherwise trust a good FID."""
-    lines = []
-    for name in diversity["collapsed"]:
-        where = "" if name == ALL else f" in class '{name}'"
-        lines.append(f"warning: mode collapse{where}: generated images are {diversity['per_class'][name]:.2f}x "
-                     "as varied as real ones")
-    return lines
-
-
-def lowest_diversity(diversity: dict) -> tuple[str | None, float | None]:
-    """The class with the lowest ratio and that ratio; (None, None) where no class had images enough to measure."""
-    measured = {name: ratio for name, ratio in diversity["per_class"].items() if ratio is not None}
-    if not measured:
-        return None, None
-    name = min(measured, key=measured.get)
-    return name, measured[name]
+    collapsed = [name for name, ratio in per_class.items() if ratio is not None and ratio < COLLAPSE_RATIO]
+    return DiversityReport(per_class, overall, COLLAPSE_RATIO, collapsed, duplicates, pairs)
 
 
 def _group_diversity(real: Tensor, fake: Tensor) -> tuple[float | None, int, int]:

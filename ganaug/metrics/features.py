@@ -10,14 +10,15 @@ returning an nn.Module that maps uint8 N x C x S x S images to N x D features.
 
 from __future__ import annotations
 
-import importlib
+from collections.abc import Callable
+from typing import cast
 
 import torch
 from torch import Tensor, nn
 
 from ganaug.data.pixels import to_unit_range
 from ganaug.errors import UsageError
-from ganaug.io import first_line
+from ganaug.user_code import call_function, import_function
 
 TEACHER = "teacher"
 
@@ -33,27 +34,19 @@ class TeacherFeatures(nn.Module):
 
     def forward(self, images: Tensor) -> Tensor:
         x = to_unit_range(images).contiguous(memory_format=torch.channels_last)
-        return self.classifier.features(x).float()
+        # checked in __init__; torch types a module's unknown attributes as Tensor | Module
+        features = cast("Callable[[Tensor], Tensor]", self.classifier.features)
+        return features(x).float()
 
 
 def user_features(spec: str) -> nn.Module:
     """Import `package.module:function` and call it for the feature module."""
-    module_name, _, attr = spec.partition(":")
-    if not module_name or not attr:
-        raise UsageError(f"--features {spec!r}: give 'teacher' or 'package.module:function'")
-    try:
-        factory = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as error:
-        raise UsageError(f"--features {spec!r}: cannot import it ({error})") from None
-    if not callable(factory):
-        raise UsageError(f"--features {spec!r} is a {type(factory).__name__}, not a function; name a function "
-                         "that returns an nn.Module")
-    try:
-        module = factory()
-    except Exception as error:  # the user's own code: report it, not our traceback
-        raise UsageError(f"--features {spec!r} failed when called ({type(error).__name__}: {first_line(error)})") from None
+    subject = f"--features {spec!r}"
+    if ":" not in spec:
+        raise UsageError(f"{subject}: give 'teacher' or 'package.module:function'")
+    module = call_function(import_function(spec, subject, "an nn.Module", UsageError), subject, UsageError)
     if not isinstance(module, nn.Module):
-        raise UsageError(f"--features {spec!r} returned {type(module).__name__}, not a torch.nn.Module")
+        raise UsageError(f"{subject} returned {type(module).__name__}, not a torch.nn.Module")
     return module.eval()
 
 

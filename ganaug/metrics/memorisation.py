@@ -17,6 +17,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ganaug.metrics.record import JsonRecord
+
 NEAR_COPY_RATIO = 0.5
 """A generated image closer to a training image than half the typical neighbour distance counts as a near-copy."""
 
@@ -46,6 +48,18 @@ def nearest_neighbours(queries: Tensor, reference: Tensor, *, exclude_self: bool
 
 
 @dataclass(frozen=True)
+class MemorisationSummary(JsonRecord):
+    """What a report keeps of a `Memorisation`: medians and near-copy shares (held-out: None without held-out data)."""
+
+    typical_train_distance: float
+    generated_median_ratio: float
+    heldout_median_ratio: float | None
+    near_copy_threshold: float
+    generated_near_copy_fraction: float
+    heldout_near_copy_fraction: float | None
+
+
+@dataclass(frozen=True)
 class Memorisation:
     typical_distance: float
     """Median distance from a training image to its nearest other training image."""
@@ -59,16 +73,16 @@ class Memorisation:
     def near_copy_fraction(self, threshold: float = NEAR_COPY_RATIO) -> float:
         return float(np.mean(self.generated_ratio < threshold))
 
-    def summary(self, threshold: float = NEAR_COPY_RATIO) -> dict:
+    def summary(self, threshold: float = NEAR_COPY_RATIO) -> MemorisationSummary:
         held = self.heldout_ratio
-        return {
-            "typical_train_distance": self.typical_distance,
-            "generated_median_ratio": float(np.median(self.generated_ratio)),
-            "heldout_median_ratio": float(np.median(held)) if held is not None else None,
-            "near_copy_threshold": threshold,
-            "generated_near_copy_fraction": self.near_copy_fraction(threshold),
-            "heldout_near_copy_fraction": float(np.mean(held < threshold)) if held is not None else None,
-        }
+        return MemorisationSummary(
+            typical_train_distance=self.typical_distance,
+            generated_median_ratio=float(np.median(self.generated_ratio)),
+            heldout_median_ratio=float(np.median(held)) if held is not None else None,
+            near_copy_threshold=threshold,
+            generated_near_copy_fraction=self.near_copy_fraction(threshold),
+            heldout_near_copy_fraction=float(np.mean(held < threshold)) if held is not None else None,
+        )
 
 
 def measure_memorisation(generated: Tensor, train: Tensor, heldout: Tensor | None = None) -> Memorisation:

@@ -4,15 +4,18 @@ Every metric here is an estimate from samples, and on small data sets (a few
 dozen validation images) the estimates can be far off while looking precise:
 a collapsed generator can score FID below the real-vs-real floor, precision
 0.96 and coverage 1.00. `reliability` returns, per figure, a note a reader
-sees beside the number: {"fid": "unreliable: 34 real validation images, needs
-at least 500"}. A figure with no entry had enough images.
+sees beside the number: fid="unreliable: 34 real validation images, needs at
+least 500". A figure without a note (None) had enough images.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import asdict, dataclass, replace
+from typing import Any
 
 from ganaug.metrics.distribution import NEAREST_K
+from ganaug.metrics.record import JsonRecord
 
 MIN_FID_IMAGES = 500
 """FID fits a Gaussian (mean and D x D covariance) to each side, and its bias grows as 1/N: below a few hundred
@@ -35,29 +38,49 @@ MIN_DIVERSITY_IMAGES = 10
 """Images of a class, on each side, for a diversity ratio. Its denominator, the real images' mean pairwise
 distance, depends on which images the split picked: on digits (teacher features) 90% of random picks of 5
 images of a class land within -28%/+30% of the class's mean, of 10 images within -18%/+17%, of 40 within 7%."""
-KNN_METRICS = ("precision", "recall", "density", "coverage")
 
 
-def reliability(real: int, generated: int, feature_dim: int, per_class: list[tuple[int, int]] | None = None) -> dict:
+@dataclass(frozen=True)
+class Reliability(JsonRecord):
+    """A note per figure whose sample is too small to trust; None where it had enough images.
+
+    On disk only the notes are kept: {"fid": "unreliable: ..."}, and {} when every figure is trustworthy.
+    """
+
+    fid: str | None = None
+    kid: str | None = None
+    precision: str | None = None
+    recall: str | None = None
+    density: str | None = None
+    coverage: str | None = None
+    per_class_fid: str | None = None
+    diversity: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {name: note for name, note in asdict(self).items() if note is not None}
+
+
+def reliability(real: int, generated: int, feature_dim: int,
+                per_class: list[tuple[int, int]] | None = None) -> Reliability:
     """Notes for the figures whose sample is too small; per_class: (real, generated) counts of each class."""
-    notes = {"fid": _too_few([real], [generated], fid_needs(feature_dim)),
-             "kid": _too_few([real], [generated], MIN_KID_IMAGES)}
-    notes |= dict.fromkeys(KNN_METRICS, _too_few([real], [generated], MIN_KNN_IMAGES))
-    if per_class is not None:
-        notes["per_class_fid"] = _per_class_fid(per_class, fid_needs(feature_dim))
+    knn = _too_few([real], [generated], MIN_KNN_IMAGES)
     groups = per_class or [(real, generated)]
-    notes["diversity"] = _too_few([r for r, _ in groups], [g for _, g in groups], MIN_DIVERSITY_IMAGES,
-                                  " of a class" if per_class else "")
-    return {name: note for name, note in notes.items() if note}
+    return Reliability(
+        fid=_too_few([real], [generated], fid_needs(feature_dim)),
+        kid=_too_few([real], [generated], MIN_KID_IMAGES),
+        precision=knn, recall=knn, density=knn, coverage=knn,
+        per_class_fid=None if per_class is None else _per_class_fid(per_class, fid_needs(feature_dim)),
+        diversity=_too_few([r for r, _ in groups], [g for _, g in groups], MIN_DIVERSITY_IMAGES,
+                           " of a class" if per_class else ""))
 
 
-def below_floor(notes: dict, fid: float, floor: float) -> dict:
+def below_floor(notes: Reliability, fid: float, floor: float) -> Reliability:
     """`notes` with the FID flagged if it is below the real-vs-real floor: no generator beats real data."""
     if fid >= floor:
         return notes
     reason = (f"below the real-vs-real floor ({floor:.3f}), which happens when the sample is too small for FID "
               "to be stable or when the generator copies the training data (see near-copies)")
-    return notes | {"fid": f"{notes['fid']}; {reason}" if "fid" in notes else f"unreliable: {reason}"}
+    return replace(notes, fid=f"{notes.fid}; {reason}" if notes.fid else f"unreliable: {reason}")
 
 
 def fid_needs(feature_dim: int) -> int:
@@ -79,7 +102,7 @@ def _per_class_fid_missing(per_class: list[tuple[int, int]]) -> str:
 
 def _per_class_fid(per_class: list[tuple[int, int]], needs: int) -> str | None:
     computed = [(r, g) for r, g in per_class if min(r, g) >= MIN_PER_CLASS_FID]
-    notes = []
+    notes: list[str | None] = []
     if len(computed) < len(per_class):
         notes.append(f"not computed for {len(per_class) - len(computed)} of {len(per_class)} classes: "
                      + _per_class_fid_missing(per_class))

@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import pydantic
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from ganaug import __version__
 from ganaug.data.batches import InMemoryBatches
 from ganaug.errors import RunDirError, TrainingDiverged
 from ganaug.gan.ema import EmaGenerator
+from ganaug.gan.models import Discriminator, GanSpec, Generator, Trainable
 from ganaug.io import atomic_dir, first_line, read_json
 from ganaug.tensorfile import load_into, load_tensors, save_tensors
 
@@ -45,15 +47,17 @@ class CheckpointState(pydantic.BaseModel):
 
 @dataclass
 class GanParts:
-    """Everything a checkpoint must hold to continue training exactly."""
+    """Everything a checkpoint must hold to continue training exactly, and the spec the models were built from."""
 
-    generator: nn.Module
-    discriminator: nn.Module
+    generator: Generator
+    discriminator: Discriminator
     ema: EmaGenerator
     opt_g: torch.optim.Optimizer
     opt_d: torch.optim.Optimizer
     rng: torch.Generator
     """The training step's own random stream (noise, DiffAugment, penalties): torch's global RNG is never used."""
+    spec: GanSpec
+    """Where z_dim and the number of classes come from (not the modules, which a DDP wrapper would hide)."""
 
 
 def checkpoint_name(step: int) -> str:
@@ -97,7 +101,7 @@ def save_best(folder: Path, step: int, parts: GanParts, metrics: dict) -> None:
         (tmp / BEST_INFO).write_text(json.dumps({"step": step, **metrics}, indent=1))
 
 
-def check_finite(modules: dict[str, nn.Module], step: int) -> None:
+def check_finite(modules: Mapping[str, Trainable], step: int) -> None:
     """Raise TrainingDiverged if any weight or buffer is NaN or infinite (one host sync for all of them)."""
     tensors = [(f"{owner} {name}", t) for owner, module in modules.items()
                for name, t in module.state_dict().items() if t.is_floating_point()]
@@ -163,7 +167,8 @@ def _check_optimizer(opt: torch.optim.Optimizer) -> None:
 def _split_optimizer_state(opt: torch.optim.Optimizer) -> tuple[dict[str, Tensor], dict]:
     """Optimizer state_dict -> (tensors keyed 'state.<param>.<name>', JSON-able rest)."""
     sd = opt.state_dict()
-    tensors, other = {}, {}
+    tensors: dict[str, Tensor] = {}
+    other: dict[str, dict] = {}
     for index, param_state in sd["state"].items():
         for key, value in param_state.items():
             if isinstance(value, Tensor):

@@ -11,21 +11,21 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from ganaug.data.pixels import to_uint8
-from ganaug.errors import RunDirError
-from ganaug.runs.checkpoint import EMA_FILE, checkpoint_name, list_checkpoints
 from ganaug.device import autocast_dtype, resolve_device
-from ganaug.runs.spec import gan_spec
+from ganaug.errors import RunDirError
+from ganaug.gan.models import Generator, create_gan
+from ganaug.runs.checkpoint import EMA_FILE, checkpoint_name, list_checkpoints
 from ganaug.runs.run_dir import RunDir
-from ganaug.gan.models import create_gan
+from ganaug.runs.spec import gan_spec
 from ganaug.tensorfile import load_into
 
 
 @dataclass
 class RunGenerator:
-    module: nn.Module
+    module: Generator
     run: RunDir
     checkpoint: str
     """The checkpoint folder the weights came from, relative to the run (provenance)."""
@@ -52,7 +52,7 @@ class RunGenerator:
         """checkpoint: a step number, a checkpoint folder, or "best" (lowest validation FID); None takes the newest."""
         run = RunDir.open(Path(run_dir))
         recipe = run.load_recipe()
-        data = run.data_record()  # checked against split.json and config.toml
+        data = run.data_record(recipe)  # checked against split.json and config.toml, each read once
         folder = _checkpoint_folder(run, checkpoint)
         torch_device = resolve_device(device)
         spec = gan_spec(recipe, data.channels, data.image_size, len(data.classes))
@@ -61,7 +61,7 @@ class RunGenerator:
         memory_format = torch.channels_last if recipe.train.channels_last else torch.contiguous_format
         generator.to(torch_device, memory_format=memory_format).eval().requires_grad_(False)
         return cls(generator, run, str(folder.relative_to(run.root)), list(data.classes), data.channels,
-                   data.image_size, recipe.model.z_dim, recipe.model.conditional, data.source,
+                   data.image_size, spec.z_dim, spec.num_classes > 0, data.source,
                    data.fingerprint, autocast_dtype(recipe.train.precision, torch_device))
 
     def noise(self, seeds: Tensor) -> Tensor:
@@ -77,7 +77,7 @@ class RunGenerator:
             raise ValueError("a conditional run's generator needs a class per image")
         device = self.device
         z = self.noise(seeds).to(device)
-        y = labels.to(device) if self.conditional else None
+        y = labels.to(device) if self.conditional and labels is not None else None
         with torch.autocast(device.type, dtype=self.autocast, enabled=self.autocast is not None):
             images = self.module(z, y)
         return to_uint8(images).cpu().contiguous()

@@ -3,6 +3,8 @@
     config.toml       the validated recipe, every default filled in
     run.json          data facts (classes, shape, fingerprint) and each session's command, device, versions
     split.json        train / val / test indices into the data source
+    data/             the decoded images and labels the run trained on (pool.safetensors + pool.json), so later
+                      commands need neither the source's files nor a second decode
     metrics.jsonl     one JSON row per step
     loss_curve.png    losses over steps
     samples/          sample grids from the EMA generator (latest.png and per step)
@@ -27,9 +29,11 @@ import tomllib
 
 from ganaug.config import Recipe, validate
 from ganaug.data import ImagePool, Split, load_pool
+from ganaug.data.cache import MEMORY, cached_fingerprint, read_pool, save_pool
+from ganaug.data.user import PYTHON
 from ganaug.errors import RunDirError, shown
-from ganaug.runs.checkpoint import BEST_INFO, list_checkpoints
 from ganaug.io import atomic_path, describe_os_error, read_json, write_json, write_text
+from ganaug.runs.checkpoint import BEST_INFO, list_checkpoints
 
 DAMAGED = "restore it from a copy, or train a new run"
 
@@ -63,6 +67,8 @@ class RunDir:
     config = property(lambda self: self.root / "config.toml")
     info = property(lambda self: self.root / "run.json")
     split = property(lambda self: self.root / "split.json")
+    data_cache = property(lambda self: self.root / "data")
+    """The decoded pool the run trained on, keyed by its fingerprint (ganaug/data/cache.py)."""
     metrics = property(lambda self: self.root / "metrics.jsonl")
     loss_curve = property(lambda self: self.root / "loss_curve.png")
     samples = property(lambda self: self.root / "samples")
@@ -75,7 +81,8 @@ class RunDir:
     @staticmethod
     def check_new(root: Path) -> None:
         if root.exists() and (not root.is_dir() or any(root.iterdir())):
-            raise RunDirError(f"run directory {str(root)!r} already exists; pass --resume to continue it or choose another --out")
+            raise RunDirError(f"run directory {str(root)!r} already exists; "
+                              "pass --resume to continue it or choose another --out")
 
     @classmethod
     def create(cls, root: Path, recipe: Recipe) -> RunDir:
@@ -103,7 +110,8 @@ class RunDir:
         try:
             raw = tomllib.loads(self.config.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-            raise RunDirError(f"{self.config} is not valid TOML ({e}); is {str(self.root)!r} a ganaug run directory?") from None
+            raise RunDirError(f"{self.config} is not valid TOML ({e}); "
+                              f"is {str(self.root)!r} a ganaug run directory?") from None
         except OSError as e:
             raise RunDirError(f"cannot read {self.config}: {describe_os_error(e)}") from None
         return validate(raw, source=str(self.config))
@@ -114,17 +122,57 @@ class RunDir:
         return Split.load(self.split)
 
     def load_data(self) -> tuple[ImagePool, Split]:
-        """The data the run was trained on and its split, checked to be the same pixels and labels as then."""
-        data = self.load_recipe().data
-        pool, split = load_pool(data), self.load_split()
-        if pool.fingerprint() != split.fingerprint:
-            raise RunDirError(f"the data under {data.source} changed since {self.root} was trained "
-                              "(fingerprint mismatch); restore it or train a new run")
+        """The data the run was trained on and its split, checked to be the same pixels and labels as then.
+
+        Read once per process: from memory, else the run's data/ folder, else (runs made before ganaug kept
+        one) the source, decoded again and then kept in data/.
+        """
+        split = self.load_split()
+        key = (str(self.root.resolve()), split.fingerprint)
+        pool = MEMORY.get(key)
+        if pool is None:
+            pool = read_pool(self.data_cache, split.fingerprint)
+        if pool is None:
+            pool = self._read_source_again(split.fingerprint)
+        MEMORY.put(key, pool)
         split.check(pool, self.split)
         return pool, split
 
-    def data_record(self) -> DataRecord:
-        """run.json's data facts, checked against split.json and config.toml (which must tell the same story)."""
+    def keep_data(self, pool: ImagePool) -> None:
+        """Keep the pool `fit` read in data/ (unless it is already there) and in memory, for later commands."""
+        fingerprint = pool.fingerprint()
+        if cached_fingerprint(self.data_cache) != fingerprint:
+            save_pool(self.data_cache, pool)
+        MEMORY.put((str(self.root.resolve()), fingerprint), pool)
+
+    def recorded_source(self) -> str | None:
+        """run.json's data.source as written (unchecked), if there is one."""
+        data = self.read_info().get("data")
+        source = data.get("source") if isinstance(data, dict) else None
+        return source if isinstance(source, str) else None
+
+    def _read_source_again(self, fingerprint: str) -> ImagePool:
+        """A run without data/ (made before ganaug kept one, or it was deleted): the source read again and kept."""
+        recorded = self.recorded_source()
+        if recorded is not None and recorded.startswith(f"{PYTHON}:"):
+            raise RunDirError(f"{self.root} was trained on a Python Dataset ({recorded}) and its data folder "
+                              f"{self.data_cache} is missing or damaged; restore it from a copy, or train a new run")
+        data = self.load_recipe().data
+        pool = load_pool(data)
+        if pool.fingerprint() != fingerprint:
+            raise RunDirError(f"the data under {data.source} changed since {self.root} was trained "
+                              "(fingerprint mismatch); restore it or train a new run")
+        try:
+            save_pool(self.data_cache, pool)
+        except OSError:  # a run folder this user may only read: the source is read again next time
+            pass
+        return pool
+
+    def data_record(self, recipe: Recipe | None = None) -> DataRecord:
+        """run.json's data facts, checked against split.json and config.toml (which must tell the same story).
+
+        recipe: config.toml as the caller already read it, so it is not read twice.
+        """
         raw = self.read_info().get("data")
         if raw is None:
             raise RunDirError(f"{self.root} has no run.json data record; it was never started, run ganaug fit first")
@@ -134,7 +182,7 @@ class RunDir:
             item = e.errors()[0]
             where = ".".join(["data", *map(str, item["loc"])])
             raise RunDirError(f"{self.info} is damaged ({where}: {item['msg']}); {DAMAGED}") from None
-        split, config = self.load_split(), self.load_recipe().data
+        split, config = self.load_split(), (recipe if recipe is not None else self.load_recipe()).data
         disagree = [(what, a, b) for what, a, b in (
             ("fingerprint", record.fingerprint, split.fingerprint),
             ("classes", record.classes, split.classes if split.classes is not None else record.classes),

@@ -25,9 +25,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from safetensors import SafetensorError, safe_open
 from torch import Tensor
 
-from ganaug.labels import SampleInfo
 from ganaug.errors import RunDirError, UsageError
 from ganaug.io import describe_os_error, first_line, read_json
+from ganaug.labels import SampleInfo
 from ganaug.tensorfile import save_tensors
 
 FORMAT = 1
@@ -123,7 +123,8 @@ class SynthSetWriter:
         self._images: list[Tensor] = []
         self._rows: list[pd.DataFrame] = []
         self._buffered = 0
-        self._parquet = None
+        self._parquet: Any = None
+        """A pyarrow ParquetWriter once a Parquet table is begun (pyarrow is optional and untyped)."""
 
     @property
     def table_file(self) -> str:
@@ -194,8 +195,8 @@ class SynthSet:
             self._starts.append(self._starts[-1] + shard.count)
         self._handles: dict[int, Any] = {}
         self._table: pd.DataFrame | None = None
-        for shard in range(len(self._checked.shards)):
-            self._shard(shard)
+        for index in range(len(self._checked.shards)):
+            self._shard(index)
 
     class_names = property(lambda self: list(self._checked.class_names))
     num_classes = property(lambda self: len(self._checked.class_names))

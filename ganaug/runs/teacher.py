@@ -19,9 +19,9 @@ from tqdm.auto import tqdm
 from ganaug.classify import ClassifierSpec, TensorSet, TrainSettings, create_classifier, train_classifier
 from ganaug.classify.train import predict
 from ganaug.data import Split
-from ganaug.runs.run_dir import RunDir
 from ganaug.errors import GanaugError
 from ganaug.io import atomic_dir, read_json
+from ganaug.runs.run_dir import RunDir
 from ganaug.seeding import seeded
 from ganaug.tensorfile import load_into, save_tensors
 

@@ -1,6 +1,7 @@
 """A from-scratch image folder: 3 classes of coloured shapes, 26-38 px, plus a stray text file and a corrupt JPEG."""
-import numpy as np
 from pathlib import Path
+
+import numpy as np
 from PIL import Image, ImageDraw
 
 rng = np.random.default_rng(42)

@@ -12,9 +12,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ganaug.runs.generator import RunGenerator
 from ganaug.metrics import TeacherFeatures, embed
 from ganaug.metrics.realism import realism_scores
+from ganaug.runs.generator import RunGenerator
 from ganaug.runs.teacher import Teacher
 
 CALIBRATION_IMAGES = 2000
@@ -30,8 +30,10 @@ class RealismFilter:
         self.fraction = fraction
         seeds = seed * 2**32 + CALIBRATION_OFFSET + torch.arange(CALIBRATION_IMAGES)
         classes = torch.arange(CALIBRATION_IMAGES) % generator.num_classes if generator.conditional else None
-        scores = torch.cat([self.scores(generator.generate(seeds[i:i + 500], None if classes is None else classes[i:i + 500]))
-                            for i in range(0, CALIBRATION_IMAGES, 500)])
+        scores = torch.cat([
+            self.scores(generator.generate(seeds[i:i + 500], None if classes is None else classes[i:i + 500]))
+            for i in range(0, CALIBRATION_IMAGES, 500)
+        ])
         self.threshold = float(torch.quantile(scores.double(), fraction))
 
     def scores(self, images: Tensor) -> Tensor:

@@ -22,14 +22,14 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from ganaug import __version__
-from ganaug.runs.generator import RunGenerator
+from ganaug.errors import UsageError
+from ganaug.io import child, new_folder, safe_names
 from ganaug.labels import Labeller, Quotas, SampleInfo, create_labeller, default_strategy, plan_quotas
-from ganaug.stages.augment.realism_filter import RealismFilter
+from ganaug.pictures import save_image_grid
+from ganaug.runs.generator import RunGenerator
 from ganaug.runs.synthset import FORMAT, MANIFEST, SynthSet, SynthSetWriter, teacher_columns
 from ganaug.runs.teacher import Teacher, get_teacher
-from ganaug.errors import UsageError
-from ganaug.pictures import save_image_grid
-from ganaug.io import child, new_folder, safe_names
+from ganaug.stages.augment.realism_filter import RealismFilter
 
 FORMATS = ("csv", "parquet", "folder")
 PREVIEW = "preview.png"
@@ -64,7 +64,10 @@ def augment(run_dir: str | Path, out: str | Path, *, count: int | None = None,
     if (labeller.needs_teacher or min_confidence is not None or drop_worst is not None
             or (quotas.per_class is not None and not generator.conditional)):
         teacher = get_teacher(generator.run, generator.device, progress=progress)
-    realism = RealismFilter(generator, teacher, drop_worst, seed) if drop_worst is not None else None
+    realism = None
+    if drop_worst is not None:
+        assert teacher is not None  # loaded above for --drop-worst
+        realism = RealismFilter(generator, teacher, drop_worst, seed)
     sampler = _Sampler(generator, teacher, labeller, quotas, min_confidence, realism, seed)
     folder_names = safe_names(generator.class_names) if "folder" in formats else None
     with new_folder(out, what="synthetic set") as tmp:  # renamed onto `out` only when complete
@@ -151,11 +154,14 @@ class _Sampler:
         if self.min_confidence is not None:
             keep &= self.labeller.confidence(info) >= self.min_confidence
         if scores is not None:
+            assert self.realism is not None, "realism scores come from the realism filter"
             keep &= self.realism.keep(scores)
         if self.remaining is None:
             keep &= keep.cumsum(0) <= self.quotas.total - self.accepted
             return keep
-        for i, c in enumerate(info.classes().tolist()):
+        classes = info.classes()
+        assert classes is not None, "per-class quotas are for a conditional run or a teacher that labels the images"
+        for i, c in enumerate(classes.tolist()):
             if keep[i] and self.remaining[c] > 0:
                 self.remaining[c] -= 1
             else:
@@ -197,7 +203,7 @@ def _rows(first: int, seeds: Tensor, info: SampleInfo, realism: Tensor | None, g
         probs = info.teacher_probs.numpy()
         columns["teacher_class"] = probs.argmax(1)
         columns["teacher_confidence"] = probs.max(1)
-        columns.update(dict(zip(teacher_columns(probs.shape[1]), probs.T)))
+        columns.update(dict(zip(teacher_columns(probs.shape[1]), probs.T, strict=True)))
     if realism is not None:
         columns["realism"] = realism.numpy()
     columns["checkpoint"] = generator.checkpoint
@@ -209,7 +215,7 @@ def _export_pngs(folder: Path, images: Tensor, indices: range, labeller: Labelle
     """A class-per-folder PNG tree, for tools that read image folders (folder_names: from io.safe_names)."""
     assigned = labeller.assigned_class(info)
     fallback = "extra" if labeller.extra_output else "unlabelled"
-    for j, (image, index) in enumerate(zip(images, indices)):
+    for j, (image, index) in enumerate(zip(images, indices, strict=True)):
         target = child(folder, folder_names[int(assigned[j])] if assigned is not None else fallback)
         target.mkdir(parents=True, exist_ok=True)
         pixels = image.permute(1, 2, 0).numpy()

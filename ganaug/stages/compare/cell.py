@@ -8,12 +8,11 @@ from dataclasses import dataclass
 import torch
 from sklearn.metrics import f1_score, recall_score
 
-from ganaug.classify import (ClassifierSpec, TensorSet, TrainResult, TrainSettings, create_classifier,
-                             train_classifier)
+from ganaug.classify import ClassifierSpec, TensorSet, TrainResult, TrainSettings, create_classifier, train_classifier
 from ganaug.classify.train import LossFn, predict
+from ganaug.seeding import seeded
 from ganaug.stages.compare.data import CompareData
 from ganaug.stages.compare.grid import Cell
-from ganaug.seeding import seeded
 
 
 @dataclass(frozen=True)
@@ -62,5 +61,5 @@ def run_cell(data: CompareData, cell: Cell, settings: ClassifierSettings, device
         "macro_f1": float(f1_score(truth, predicted, average="macro", zero_division=0)),
         "val_accuracy": result.val_accuracy, "best_epoch": result.best_epoch, "epochs": result.epochs_run,
         "seconds": time.perf_counter() - started,
-        **{f"recall_{name}": float(r) for name, r in zip(data.class_names, recalls)},
+        **{f"recall_{name}": float(r) for name, r in zip(data.class_names, recalls, strict=True)},
     }

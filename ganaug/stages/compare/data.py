@@ -3,6 +3,12 @@
 The real images are the run's own split (the GAN's training split for training,
 validation for picking the epoch, test for the one final score); the synthetic
 set must come from the same data (its fingerprint is checked).
+
+A cell's synthetic images, their targets and its loss come from the functions
+AugmentedDataset and AugmentedLoss use (draw_rows, synthetic_targets,
+AugmentedLoss.for_labeller), so a comparison measures what users train with;
+tests/test_compare.py checks a cell against an AugmentedDataset of the same
+seed, strategy and ratio.
 """
 
 from __future__ import annotations
@@ -14,14 +20,15 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ganaug.labels import Labeller, SampleInfo, create_labeller
-from ganaug.runs.synthset import SynthSet
 from ganaug.classify import TensorSet
 from ganaug.classify.train import LossFn
-from ganaug.stages.compare.grid import CAS, Cell
 from ganaug.errors import RunDirError, UsageError
+from ganaug.labels import Labeller, SampleInfo, create_labeller
 from ganaug.runs.run_dir import RunDir
+from ganaug.runs.synthset import SynthSet
+from ganaug.stages.compare.grid import CAS, Cell
 from ganaug.stages.wrap.loss import AugmentedLoss
+from ganaug.stages.wrap.synthetic import draw_rows, synthetic_targets
 
 
 @dataclass(frozen=True)
@@ -99,11 +106,17 @@ class CompareData:
         return dataclasses.replace(self, synthetic=synthetic, synthetic_images=synthetic.all_images(),
                                    synthetic_info=synthetic.sample_info())
 
+    def synthetic_set(self) -> tuple[SynthSet, Tensor, SampleInfo]:
+        """The synthetic set, its images and what is known about them, for a cell that uses the GAN."""
+        if self.synthetic is None or self.synthetic_images is None or self.synthetic_info is None:
+            raise UsageError("strategies other than baseline and classic need a synthetic set")
+        return self.synthetic, self.synthetic_images, self.synthetic_info
+
     def labeller_for(self, cell: Cell) -> Labeller | None:
         if cell.strategy == "baseline":
             return None
         if cell.strategy == CAS:  # images alone must carry the class: the generated-for class, else the teacher's
-            return create_labeller("conditional" if self.synthetic.conditional else "argmax")
+            return create_labeller("conditional" if self.synthetic_set()[0].conditional else "argmax")
         return create_labeller(cell.strategy)
 
     def check(self, cells: list[Cell]) -> None:
@@ -116,10 +129,18 @@ class CompareData:
                 raise UsageError(f"strategy {cell.name} needs a synthetic set")
             labeller.check(conditional=self.synthetic.conditional, has_teacher=self.synthetic.has_teacher,
                            where=f"the synthetic set {str(self.synthetic.root)!r}")
-            wanted = round(cell.ratio * len(self.train.labels))
+            wanted = self.synthetic_wanted(cell)
             if wanted > len(self.synthetic):
                 raise UsageError(f"ratio {cell.ratio:g} needs {wanted} synthetic images but "
                                   f"{self.synthetic.root} has {len(self.synthetic)}; generate more or lower --ratios")
+
+    def synthetic_wanted(self, cell: Cell) -> int:
+        """Synthetic images per cell: ratio x real training images, rounded as AugmentedDataset rounds them."""
+        return round(cell.ratio * len(self.train.labels))
+
+    def synthetic_rows(self, cell: Cell) -> np.ndarray:
+        """The rows of the synthetic set the cell trains on, in the order drawn from the cell's seed."""
+        return draw_rows(len(self.synthetic_set()[0]), self.synthetic_wanted(cell), np.random.default_rng(cell.seed))
 
     def training_set(self, cell: Cell) -> tuple[TensorSet, int, LossFn]:
         """The cell's training images and targets, the classifier's number of outputs, and its loss."""
@@ -128,12 +149,11 @@ class CompareData:
         if labeller is None:
             return TensorSet.real(self.train.images, self.train.labels, k), k, AugmentedLoss(k)
         outputs = labeller.num_outputs(k)
-        wanted = round(cell.ratio * len(self.train.labels))
-        rows = torch.from_numpy(np.random.default_rng(cell.seed).choice(len(self.synthetic), wanted, replace=False))
-        info = self.synthetic_info.take(rows)
-        synthetic = TensorSet(self.synthetic_images[rows], labeller.targets(info, k),
-                              torch.ones(wanted, dtype=torch.bool))
-        loss = AugmentedLoss(k, synthetic_weight=0.1 if labeller.dynamic else 1.0, dynamic=labeller.dynamic)
+        _, images, info = self.synthetic_set()
+        rows = torch.from_numpy(self.synthetic_rows(cell))
+        synthetic = TensorSet(images[rows], synthetic_targets(labeller, info.take(rows), k),
+                              torch.ones(len(rows), dtype=torch.bool))
+        loss = AugmentedLoss.for_labeller(labeller, k)
         if cell.strategy == CAS:
             return synthetic, outputs, loss
         return TensorSet.real(self.train.images, self.train.labels, outputs).concat(synthetic), outputs, loss

@@ -9,11 +9,13 @@ strategy on top of classical augmentation (`uniform+classic`), and `cas`
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ganaug.errors import UsageError, shown
 from ganaug.labels import LABELLERS
-from ganaug.errors import UsageError
+from ganaug.limits import SEED_MAX
 
 PLAIN = ("baseline", "classic")
 CAS = "cas"
@@ -82,15 +84,31 @@ def parse_ratios(text: str | Sequence[float]) -> list[float]:
     return sorted(set(ratios))
 
 
-def build_grid(strategies: list[tuple[str, bool]], ratios: list[float], seeds: int) -> list[Cell]:
+def parse_seeds(seeds: int | Sequence[int]) -> list[int]:
+    """A number n of seeds (0 to n-1, as --seeds gives them) or the seeds themselves, checked."""
+    if isinstance(seeds, int):
+        if not 1 <= seeds <= MAX_SEEDS:
+            raise UsageError(f"--seeds must be from 1 to {MAX_SEEDS}, not {seeds}")
+        return list(range(seeds))
+    try:
+        chosen = [operator.index(seed) for seed in seeds]
+    except TypeError:
+        chosen = []
+    if not 1 <= len(chosen) <= MAX_SEEDS or len(set(chosen)) != len(chosen) or not all(
+            0 <= seed <= SEED_MAX for seed in chosen):
+        raise UsageError(f"seeds must be 1 to {MAX_SEEDS} different integers from 0 to {SEED_MAX}, not "
+                         f"{shown(seeds)}")
+    return chosen
+
+
+def build_grid(strategies: list[tuple[str, bool]], ratios: list[float], seeds: int | Sequence[int]) -> list[Cell]:
     """Seed-major order, so an interrupted grid has every strategy at the same seeds so far.
 
-    Every cell of seed s trains from seed s: differences between strategies are paired.
+    seeds: how many (seeds 0 to n-1), or which. Every cell of seed s trains from seed s: differences between
+    strategies are paired.
     """
-    if not 1 <= seeds <= MAX_SEEDS:
-        raise UsageError(f"--seeds must be from 1 to {MAX_SEEDS}, not {seeds}")
     cells = []
-    for seed in range(seeds):
+    for seed in parse_seeds(seeds):
         for strategy, classic in strategies:
             if strategy == "baseline":
                 cells.append(Cell(strategy, classic, 0.0, seed))

@@ -9,22 +9,23 @@ import pandas as pd
 
 from ganaug.io import atomic_path, write_text
 from ganaug.pictures import png_figure
+from ganaug.runs.quality import QualityReport
 
 
-def write_summary(summary: pd.DataFrame, folder: Path, title: str, quality: dict | None = None) -> None:
+def write_summary(summary: pd.DataFrame, folder: Path, title: str, quality: QualityReport | None = None) -> None:
     with atomic_path(folder / "summary.csv") as tmp:
         summary.to_csv(tmp, index=False, float_format="%.5g")
     write_text(folder / "summary.md", markdown(summary, title) + (quality_markdown(quality) if quality else ""))
 
 
-def quality_markdown(q: dict) -> str:
+def quality_markdown(q: QualityReport) -> str:
     """The synthetic set's quality, beside the accuracies it produced."""
-    mem = q["memorisation"]
-    agreement = f", label agreement {q['label_agreement']['overall']:.1%}" if "label_agreement" in q else ""
-    return (f"\nSynthetic set ({q['generated']} images, against the {q['real_reference']}, {q['features']} features): "
-            f"FID {q['fid']:.2f}, precision {q['precision']:.3f}, recall {q['recall']:.3f}, "
-            f"coverage {q['coverage']:.3f}, near-copies {mem['generated_near_copy_fraction']:.1%} "
-            f"(held-out real {mem['heldout_near_copy_fraction']:.1%}){agreement}.\n")
+    mem = q.memorisation
+    agreement = f", label agreement {q.label_agreement.overall:.1%}" if q.label_agreement is not None else ""
+    return (f"\nSynthetic set ({q.generated} images, against the {q.real_reference}, {q.features} features): "
+            f"FID {q.fid:.2f}, precision {q.precision:.3f}, recall {q.recall:.3f}, "
+            f"coverage {q.coverage:.3f}, near-copies {mem.generated_near_copy_fraction:.1%} "
+            f"(held-out real {mem.heldout_near_copy_fraction:.1%}){agreement}.\n")
 
 
 def markdown(summary: pd.DataFrame, title: str) -> str:
@@ -35,7 +36,8 @@ def markdown(summary: pd.DataFrame, title: str) -> str:
     for row in summary.itertuples(index=False):
         r = row._asdict()
         lines.append(f"| {r['strategy']} | {_ratio(r['ratio'])} | {r['seeds']} | {_pct(r['mean'])} ± {_pct(r['std'])} "
-                     f"| {_pct(r['ci95_low'])}-{_pct(r['ci95_high'])} | {_diff(r, 'baseline')} | {_diff(r, 'classic')} |")
+                     f"| {_pct(r['ci95_low'])}-{_pct(r['ci95_high'])} "
+                     f"| {_diff(r, 'baseline')} | {_diff(r, 'classic')} |")
     return "\n".join(lines) + "\n"
 
 

@@ -18,6 +18,7 @@ import platform
 import shutil
 import sys
 import warnings
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -26,26 +27,29 @@ import torch
 from tqdm.auto import tqdm
 
 from ganaug import __version__
-from ganaug.stages.augment import augment
+from ganaug.classify.models import check_classifier
+from ganaug.device import resolve_device
+from ganaug.errors import OutputError, RunDirError, UsageError
+from ganaug.io import atomic_path, output_folder, read_json, write_json
+from ganaug.runs.quality import QualityReport, Reference, measure
+from ganaug.runs.run_dir import RunDir
 from ganaug.runs.synthset import MANIFEST, SynthSet
+from ganaug.stages.augment import augment
 from ganaug.stages.compare.cell import ClassifierSettings, run_cell
 from ganaug.stages.compare.data import CompareData
-from ganaug.stages.compare.grid import build_grid, parse_ratios, parse_strategies
+from ganaug.stages.compare.grid import Cell, build_grid, parse_ratios, parse_seeds, parse_strategies
 from ganaug.stages.compare.report import plot_accuracy, write_summary
 from ganaug.stages.compare.stats import summarise
-from ganaug.classify.models import check_classifier
-from ganaug.stages.compare.grid import Cell
-from ganaug.errors import OutputError, RunDirError, UsageError
-from ganaug.device import resolve_device
-from ganaug.runs.quality import Reference, measure
-from ganaug.runs.run_dir import RunDir
-from ganaug.io import atomic_path, output_folder, read_json, write_json
 
 SETTINGS_FILE = "compare.json"
 QUALITY_FILE = "synthetic_quality.json"
 QUALITY_IMAGES = 5000
 OVERSAMPLE = 2
 """The generated set holds this many times the largest ratio's need, so seeds draw different images."""
+
+
+DEFAULT_CLASSIFIER = ClassifierSettings()
+"""compare's classifier settings when none are given (frozen, so one shared default is safe)."""
 
 
 @dataclass(frozen=True)
@@ -56,9 +60,14 @@ class CompareResult:
 
 
 def compare(run_dir: str | Path, out: str | Path, *, synthetic: str | Path | None = None,
-            strategies: str = "baseline,classic,uniform", ratios: str = "0.5,1,2", seeds: int = 5,
-            classifier: ClassifierSettings = ClassifierSettings(), device: str = "auto",
+            strategies: str | Sequence[str] = ("baseline", "classic", "uniform"),
+            ratios: str | Sequence[float] = (0.5, 1, 2), seeds: int | Sequence[int] = 5,
+            classifier: ClassifierSettings = DEFAULT_CLASSIFIER, device: str = "auto",
             progress: bool = True) -> CompareResult:
+    """Train the grid of (strategy, ratio, seed) cells into `out`; ganaug.compare is its Python face.
+
+    strategies and ratios: sequences, or the CLI's comma-separated text; seeds: how many (0 to n-1), or which.
+    """
     run, out, torch_device = RunDir.open(Path(run_dir)), Path(out), resolve_device(device)
     cells = build_grid(parse_strategies(strategies), parse_ratios(ratios), seeds)
     check_classifier(classifier.model)
@@ -70,9 +79,11 @@ def compare(run_dir: str | Path, out: str | Path, *, synthetic: str | Path | Non
     with output_folder(out, what="results folder", keep_on_error=lambda: (out / "runs.csv").is_file()):
         if _check_settings(out, fixed):  # again, now that this process holds the folder
             _clear_setup(out)
-        write_json(out / SETTINGS_FILE, {"settings": fixed, "strategies": strategies, "ratios": ratios,
-                                         "seeds": seeds, "command": sys.argv,
-                                         "environment": _environment(torch_device)})
+        write_json(out / SETTINGS_FILE, {  # the CLI's text as typed; Python sequences as lists
+            "settings": fixed, "strategies": strategies if isinstance(strategies, str) else list(strategies),
+            "ratios": ratios if isinstance(ratios, str) else [float(r) for r in ratios],
+            "seeds": seeds if isinstance(seeds, int) else parse_seeds(seeds), "command": sys.argv,
+            "environment": _environment(torch_device)})
         if data.synthetic is None and any(c.uses_gan for c in cells):
             data = data.with_synthetic(_generate_synthetic(run, out, max(c.ratio for c in cells), progress))
         data.check(cells)
@@ -82,7 +93,7 @@ def compare(run_dir: str | Path, out: str | Path, *, synthetic: str | Path | Non
 
 
 def _run_grid(run: RunDir, out: Path, data: CompareData, cells: list[Cell], classifier: ClassifierSettings,
-              torch_device: torch.device, quality: dict | None, progress: bool) -> CompareResult:
+              torch_device: torch.device, quality: QualityReport | None, progress: bool) -> CompareResult:
     """Train the cells not yet in runs.csv (rewritten after each), then summarise and plot."""
     rows = _read_runs(out)
     done = {row["key"] for row in rows}
@@ -171,15 +182,16 @@ def _generate_synthetic(run: RunDir, out: Path, max_ratio: float, progress: bool
     return augment(run.root, target, count=count, labels="soft", progress=progress).synthetic
 
 
-def _synthetic_quality(run: RunDir, data: CompareData, out: Path, device: torch.device, progress: bool) -> dict:
+def _synthetic_quality(run: RunDir, data: CompareData, out: Path, device: torch.device,
+                       progress: bool) -> QualityReport:
     """Measured once per comparison, so readers can see whether quality and downstream gain move together."""
     path = out / QUALITY_FILE
-    if path.is_file():
-        return read_json(path)
-    images, info = data.synthetic_images[:QUALITY_IMAGES], data.synthetic_info.take(slice(0, QUALITY_IMAGES))
-    metrics, _ = measure(Reference.for_run(run, device, progress=progress), images, info.generated_for)
-    write_json(path, {"synthetic": str(data.synthetic.root), **metrics})
-    return read_json(path)
+    if not path.is_file():  # the file also names the set measured, beside the report's keys
+        synthetic, all_images, all_info = data.synthetic_set()
+        images, info = all_images[:QUALITY_IMAGES], all_info.take(slice(0, QUALITY_IMAGES))
+        quality, _ = measure(Reference.for_run(run, device, progress=progress), images, info.generated_for)
+        write_json(path, {"synthetic": str(synthetic.root), **quality.to_json()})
+    return QualityReport.from_json(read_json(path))
 
 
 def _read_runs(out: Path) -> list[dict]:

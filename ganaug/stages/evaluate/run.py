@@ -8,19 +8,19 @@ validation split (the floor) and FID of pixel-shuffled validation images.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
 
-from ganaug.runs.generator import RunGenerator
-from ganaug.limits import SEED_MAX
 from ganaug.errors import UsageError
-from ganaug.runs.quality import Reference, measure
-from ganaug.metrics.reliability import below_floor
-from ganaug.stages.evaluate.report import write_report
 from ganaug.io import output_folder
+from ganaug.limits import SEED_MAX
 from ganaug.metrics.features import TEACHER
+from ganaug.metrics.reliability import below_floor
+from ganaug.runs.generator import RunGenerator
+from ganaug.runs.quality import Reference, measure
+from ganaug.stages.evaluate.report import EvaluationReport, write_report
 
 EVAL_SEED = 1 << 40
 """Evaluation images use seeds from here on, so they never coincide with `augment`'s default seeds 0, 1, 2, ..."""
@@ -30,7 +30,8 @@ MAX_COUNT = 100_000
 
 @dataclass
 class Evaluation:
-    metrics: dict
+    report: EvaluationReport
+    """What metrics.json holds."""
     folder: Path
 
 
@@ -56,11 +57,11 @@ def _evaluate(generator: RunGenerator, count: int, features: str, seed: int, sta
     images = torch.cat([generator.generate(torch.arange(start, min(start + 512, count)) + EVAL_SEED + seed,
                                            None if labels is None else labels[start:start + 512])
                         for start in range(0, count, 512)])
-    scores, memorisation = measure(reference, images, labels, seed=seed)
+    quality, memorisation = measure(reference, images, labels, seed=seed)
     sanity = reference.sanity(seed)
-    scores["reliability"] = below_floor(scores["reliability"], scores["fid"], sanity["fid_validation_halves"])
-    metrics = {"run": str(generator.run.root), "checkpoint": generator.checkpoint, **scores,
-               "sanity": sanity, "seconds": round(time.perf_counter() - started, 2)}
+    quality = replace(quality, reliability=below_floor(quality.reliability, quality.fid, sanity.fid_validation_halves))
+    report = EvaluationReport(str(generator.run.root), generator.checkpoint, quality, sanity,
+                              round(time.perf_counter() - started, 2))
     folder = generator.run.root / "evaluation" / Path(generator.checkpoint).name
-    write_report(folder, metrics, images, labels, generator.class_names, memorisation, reference.train)
-    return Evaluation(metrics, folder)
+    write_report(folder, report, images, labels, generator.class_names, memorisation, reference.train)
+    return Evaluation(report, folder)

@@ -19,17 +19,14 @@ import torch
 from tqdm.auto import tqdm
 
 from ganaug.data.pixels import to_uint8
-from ganaug.runs.checkpoint import BEST_INFO, save_best
-from ganaug.runs.quality import Reference, measure
-from ganaug.stages.fit.hooks import Periodic
-from ganaug.pictures import save_evaluation_curves
-from ganaug.runs.run_dir import RunDir
-from ganaug.runs.checkpoint import GanParts
-from ganaug.stages.fit.trainer import Trainer
 from ganaug.io import read_json
-from ganaug.metrics.diversity import collapse_warnings, lowest_diversity
-
-ROW_KEYS = ("fid", "kid", "precision", "recall", "density", "coverage")
+from ganaug.metrics import DiversityReport
+from ganaug.pictures import save_evaluation_curves
+from ganaug.runs.checkpoint import BEST_INFO, GanParts, save_best
+from ganaug.runs.quality import QualityReport, Reference, measure
+from ganaug.runs.run_dir import RunDir
+from ganaug.stages.fit.hooks import Periodic
+from ganaug.stages.fit.trainer import Trainer
 
 
 class Evaluator(Periodic):
@@ -48,23 +45,21 @@ class Evaluator(Periodic):
 
     def act(self, trainer: Trainer) -> None:
         trainer.flush()  # a diverged generator fails here, before it can become "best"
-        metrics, _ = measure(self.reference, self._generate(), self.labels)
-        row = {"step": trainer.step, **{k: metrics[k] for k in ROW_KEYS},
-               "near_copies": metrics["memorisation"]["generated_near_copy_fraction"]}
-        if "label_agreement" in metrics:
-            row["label_agreement"] = metrics["label_agreement"]["overall"]
-        row |= _collapse_columns(metrics["diversity"])
-        row["best"] = row["fid"] < self.best_fid
+        quality, _ = measure(self.reference, self._generate(), self.labels)
+        diversity = quality.diversity
+        assert diversity is not None  # measure always measures it; only reports from older versions lack it
+        row = _row(trainer.step, quality, diversity)
+        row["best"] = quality.fid < self.best_fid
         if row["best"]:
-            self.best_fid = row["fid"]
+            self.best_fid = quality.fid
             save_best(self.run.best, trainer.step, self.parts, {k: v for k, v in row.items() if k != "best"})
         with self.run.evaluations.open("a", encoding="utf-8") as f:
             f.write(json.dumps(row) + "\n")
         save_evaluation_curves(self.run.read_evaluations(), self.run.root / "evaluation.png")
-        tqdm.write(f"step {trainer.step}: FID {row['fid']:.2f}, precision {row['precision']:.2f}, "
-                   f"recall {row['recall']:.2f}" + (" (best so far)" if row["best"] else ""))
-        if metrics["diversity"]["collapsed"]:
-            tqdm.write(f"step {trainer.step}: {_collapse_line(metrics['diversity'])}")
+        tqdm.write(f"step {trainer.step}: FID {quality.fid:.2f}, precision {quality.precision:.2f}, "
+                   f"recall {quality.recall:.2f}" + (" (best so far)" if row["best"] else ""))
+        if diversity.collapsed:
+            tqdm.write(f"step {trainer.step}: {_collapse_line(diversity)}")
 
     @torch.no_grad()
     def _generate(self) -> torch.Tensor:
@@ -78,17 +73,22 @@ class Evaluator(Periodic):
         return torch.cat(out)
 
 
-def _collapse_line(diversity: dict) -> str:
-    """One warning line per evaluation, however many classes collapsed (collapse_warnings has one per class)."""
-    collapsed = diversity["collapsed"]
+def _row(step: int, quality: QualityReport, diversity: DiversityReport) -> dict[str, float]:
+    """An evaluations.jsonl row: numbers only (RunDir._read_rows), so diversity is the lowest class's ratio
+    (min_diversity, absent where no class had images enough) and the count of collapsed classes."""
+    row = {"step": step, "fid": quality.fid, "kid": quality.kid, "precision": quality.precision,
+           "recall": quality.recall, "density": quality.density, "coverage": quality.coverage,
+           "near_copies": quality.memorisation.generated_near_copy_fraction}
+    if quality.label_agreement is not None:
+        row["label_agreement"] = quality.label_agreement.overall
+    _, lowest = diversity.lowest()
+    return row | ({} if lowest is None else {"min_diversity": lowest}) | {"collapsed_classes": len(diversity.collapsed)}
+
+
+def _collapse_line(diversity: DiversityReport) -> str:
+    """One warning line per evaluation, however many classes collapsed (DiversityReport.warnings has one per class)."""
+    collapsed = diversity.collapsed
     if len(collapsed) == 1:
-        return collapse_warnings(diversity)[0]
-    ratios = ", ".join(f"'{name}' {diversity['per_class'][name]:.2f}x" for name in collapsed)
+        return diversity.warnings()[0]
+    ratios = ", ".join(f"'{name}' {diversity.per_class[name]:.2f}x" for name in collapsed)
     return f"warning: mode collapse in {len(collapsed)} classes: generated images are {ratios} as varied as real ones"
-
-
-def _collapse_columns(diversity: dict) -> dict:
-    """The diversity check as numbers, since evaluations.jsonl rows hold numbers only (RunDir._read_rows)."""
-    _, lowest = lowest_diversity(diversity)
-    columns = {"collapsed_classes": len(diversity["collapsed"])}
-    return columns if lowest is None else {"min_diversity": lowest, **columns}

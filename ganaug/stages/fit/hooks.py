@@ -9,10 +9,9 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from ganaug.data.batches import InMemoryBatches
-from ganaug.runs.checkpoint import check_finite, prune_checkpoints, save_checkpoint
 from ganaug.pictures import save_loss_curve, save_sample_grid
+from ganaug.runs.checkpoint import GanParts, check_finite, prune_checkpoints, save_checkpoint
 from ganaug.runs.run_dir import RunDir
-from ganaug.runs.checkpoint import GanParts
 from ganaug.stages.fit.trainer import Hook, MetricRow, Trainer
 
 

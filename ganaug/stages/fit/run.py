@@ -13,24 +13,26 @@ from tqdm.auto import tqdm
 
 from ganaug import __version__
 from ganaug.config import Recipe
-from ganaug.data import InMemoryBatches, ImagePool, Split, load_pool, make_split
-from ganaug.errors import DataError, RunDirError, TrainingDiverged
+from ganaug.data import ImagePool, InMemoryBatches, Split, load_pool, make_split
+from ganaug.data.user import PYTHON
 from ganaug.device import autocast_dtype, resolve_device
-from ganaug.runs.checkpoint import GanParts, load_checkpoint
-from ganaug.stages.fit.evaluation import Evaluator
-from ganaug.stages.fit.header import run_header
-from ganaug.stages.fit.hooks import Checkpointer, LossCurve, MetricsLog, ProgressBar, SampleGrids, TimeEstimate
-from ganaug.pictures import fixed_noise
-from ganaug.runs.run_dir import RunDir
-from ganaug.runs.spec import gan_spec
-from ganaug.stages.fit.step import GanStep
-from ganaug.stages.fit.trainer import Hook, Trainer
+from ganaug.errors import DataError, RunDirError, TrainingDiverged
 from ganaug.gan.diffaugment import DiffAugment
 from ganaug.gan.ema import EmaGenerator
 from ganaug.gan.losses import create_loss
 from ganaug.gan.models import create_gan
+from ganaug.gan.regularisers import create_regularisers
 from ganaug.io import output_folder, write_text
+from ganaug.pictures import fixed_noise
+from ganaug.runs.checkpoint import GanParts, load_checkpoint
+from ganaug.runs.run_dir import RunDir
+from ganaug.runs.spec import gan_spec
 from ganaug.seeding import seeded
+from ganaug.stages.fit.evaluation import Evaluator
+from ganaug.stages.fit.header import run_header
+from ganaug.stages.fit.hooks import Checkpointer, LossCurve, MetricsLog, ProgressBar, SampleGrids, TimeEstimate
+from ganaug.stages.fit.step import GanStep
+from ganaug.stages.fit.trainer import Hook, Trainer
 
 
 @dataclass(frozen=True)
@@ -40,9 +42,14 @@ class FitResult:
     checkpoint: Path | None
 
 
-def fit(recipe: Recipe, out: str | Path, *, device: str = "auto", resume: bool = False,
+def fit(recipe: Recipe, out: str | Path, *, dataset: object = None, device: str = "auto", resume: bool = False,
         progress: bool = True) -> FitResult:
     """Train (or with resume=True, continue) the recipe's GAN into the run directory `out`.
+
+    dataset: a torchvision-style Dataset (items (PIL image or tensor, int label), with `classes`), or a
+    (train, test) pair, trained on instead of recipe.data.source and split as usual; run.json records it as
+    'python:<ClassName>'. The run keeps the decoded data (data/), so later commands need no source; resuming
+    such a run needs the dataset again.
 
     Everything that can fail on bad input happens before anything is written. The run directory is
     locked while training; a new run that fails before its first checkpoint is removed again.
@@ -50,10 +57,10 @@ def fit(recipe: Recipe, out: str | Path, *, device: str = "auto", resume: bool =
     out = Path(out)
     torch_device = resolve_device(device)
     if resume:
-        RunDir.open(out)  # fails fast on a wrong path, before the data is read
+        _check_resumable(RunDir.open(out), dataset)  # fails fast on a wrong path, before the data is read
     else:
         RunDir.check_new(out)
-    pool = load_pool(recipe.data)
+    pool = load_pool(recipe.data, dataset)
     _check_data(recipe, pool)
     resumable = lambda: RunDir(out).latest_checkpoint() is not None  # noqa: E731 - then worth keeping on failure
     with output_folder(out, what="run directory", keep_on_error=resumable):
@@ -65,6 +72,7 @@ def fit(recipe: Recipe, out: str | Path, *, device: str = "auto", resume: bool =
             split, changed = _make_split(pool, recipe), {}
             run = RunDir.create(out, recipe)
             split.save(run.split)
+        run.keep_data(pool)  # later commands (and this one's evaluation) read this, not the source
         if progress:
             precision = autocast_dtype(recipe.train.precision, torch_device)
             for line in run_header(recipe, pool, split, torch_device, device, precision):
@@ -90,7 +98,8 @@ def _train(run: RunDir, recipe: Recipe, pool: ImagePool, split: Split, device: t
 
     step = GanStep(parts, create_loss(recipe.loss.name, recipe.loss.gp_weight, recipe.loss.clip), batches,
                    DiffAugment(recipe.train.diffaugment_policies, parts.rng), recipe.train.d_steps,
-                   recipe.model.ac_weight, autocast_dtype(recipe.train.precision, device))
+                   recipe.model.ac_weight, autocast_dtype(recipe.train.precision, device),
+                   create_regularisers(recipe.model.g_regularisers))
     trainer = Trainer(step, recipe.train.steps, _hooks(run, recipe, pool, parts, batches, progress), recipe.log.every,
                       start, recipe.train.batch_size)
     try:
@@ -128,16 +137,17 @@ def _divergence_advice(run: RunDir, recipe: Recipe) -> str:
 
 
 def build_parts(recipe: Recipe, pool: ImagePool, device: torch.device) -> GanParts:
-    """Models initialised from train.seed, optimisers, and the training step's own random stream."""
+    """Models initialised from train.seed, optimisers, the training step's own random stream, and the spec."""
     t = recipe.train
     spec = gan_spec(recipe, pool.channels, pool.image_size, pool.num_classes)
     memory_format = torch.channels_last if t.channels_last else torch.contiguous_format
     with seeded(t.seed):
-        G, D = (net.to(device, memory_format=memory_format) for net in create_gan(recipe.model.name, spec))
+        G, D = create_gan(recipe.model.name, spec)
+        G, D = G.to(device, memory_format=memory_format), D.to(device, memory_format=memory_format)
     betas = (t.beta1, t.beta2)
     return GanParts(G, D, EmaGenerator(G, t.ema_decay), torch.optim.Adam(G.parameters(), t.lr_g, betas=betas),
                     torch.optim.Adam(D.parameters(), t.lr_d, betas=betas),
-                    torch.Generator(device).manual_seed(t.seed))
+                    torch.Generator(device).manual_seed(t.seed), spec)
 
 
 RESUMABLE_CHANGES = ("train.steps", "train.lr_g", "train.lr_d")
@@ -161,6 +171,14 @@ def _open_resumed(out: Path, recipe: Recipe) -> tuple[RunDir, dict[str, list]]:
                                   "or start a new --out")
             changed[name] = [old, value]
     return run, changed
+
+
+def _check_resumable(run: RunDir, dataset: object) -> None:
+    """A run trained on a Python Dataset is resumed with that dataset: no recipe can read it again."""
+    recorded = run.recorded_source()
+    if dataset is None and recorded is not None and recorded.startswith(f"{PYTHON}:"):
+        raise RunDirError(f"cannot resume {str(run.root)!r}: it was trained on a Python Dataset ({recorded}); "
+                          "resume it in Python with fit(recipe, out, resume=True, dataset=...)")
 
 
 def _make_split(pool: ImagePool, recipe: Recipe) -> Split:

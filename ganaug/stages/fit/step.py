@@ -1,17 +1,23 @@
-"""One GAN training iteration: k discriminator updates, then one generator update."""
+"""One GAN training iteration: k discriminator updates, then one generator update.
+
+The models are used only through the Generator and Discriminator protocols (ganaug.gan.models); z_dim and
+whether the run is conditional come from parts.spec, never from attributes of the modules.
+"""
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from ganaug.data.batches import InMemoryBatches
 from ganaug.gan.diffaugment import DiffAugment
 from ganaug.gan.losses import GanLoss
-from ganaug.gan.models import DiscriminatorOutput
+from ganaug.gan.models import Discriminator, DiscriminatorOutput
+from ganaug.gan.regularisers import GeneratorBatch, WeightedRegulariser
 from ganaug.runs.checkpoint import GanParts
 
 
@@ -19,7 +25,8 @@ class GanStep:
     """Callable that runs one iteration and returns its metrics as 0-d device tensors.
 
     Nothing here reads a value back to the host, so on a GPU the iteration runs
-    without syncs; the trainer reads the metrics in batches.
+    without syncs; the trainer reads the metrics in batches. Generator regularisers
+    add weight x term to loss_g, and each term is a metric of its own, reg_<name>.
     """
 
     def __init__(
@@ -31,10 +38,12 @@ class GanStep:
         d_steps: int = 1,
         ac_weight: float = 0.0,
         autocast_dtype: torch.dtype | None = None,
+        regularisers: Sequence[WeightedRegulariser] = (),
     ) -> None:
         self.parts, self.loss, self.batches, self.augment = parts, loss, batches, augment
         self.d_steps, self.ac_weight, self.autocast_dtype = d_steps, ac_weight, autocast_dtype
-        self.conditional = parts.generator.num_classes > 0
+        self.regularisers = list(regularisers)
+        self.z_dim, self.conditional = parts.spec.z_dim, parts.spec.num_classes > 0
         self.device = next(parts.generator.parameters()).device
 
     def __call__(self) -> dict[str, Tensor]:
@@ -45,13 +54,13 @@ class GanStep:
             keep_graph = i == self.d_steps - 1  # the last fake batch is reused for the generator step
             with self._autocast():
                 with torch.set_grad_enabled(keep_graph):
-                    z = torch.randn(len(real), G.z_dim, device=self.device, generator=self.parts.rng)
+                    z = torch.randn(len(real), self.z_dim, device=self.device, generator=self.parts.rng)
                     fake = G(z, y)
                 real_in, fake_in = self.augment(real), self.augment(fake.detach())
                 d_real, d_fake = D(real_in, y), D(fake_in, y)
                 loss_d = self.loss.discriminator(d_real.score.float(), d_fake.score.float())
                 loss_d = loss_d + self._aux_loss(d_real, y) + self._aux_loss(d_fake, y)
-                penalty = self.loss.penalty(lambda x: D(x, y).score.float(), real_in, fake_in, self.parts.rng)
+                penalty = self.loss.penalty(_critic(D, y), real_in, fake_in, self.parts.rng)
                 if penalty is not None:
                     loss_d = loss_d + penalty
             self.parts.opt_d.zero_grad(set_to_none=True)
@@ -63,6 +72,10 @@ class GanStep:
         with self._autocast():
             d_gen = D(self.augment(fake), y)
             loss_g = self.loss.generator(d_gen.score.float()) + self._aux_loss(d_gen, y)
+            batch = GeneratorBatch(fake, z, y, d_gen)
+            terms = {r.name: r.term(batch).float() for r in self.regularisers}
+            for r in self.regularisers:
+                loss_g = loss_g + r.weight * terms[r.name]
         self.parts.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.parts.opt_g.step()
@@ -73,6 +86,7 @@ class GanStep:
             "loss_g": loss_g.detach(),
             "d_real": d_real.score.detach().float().mean(),
             "d_fake": d_fake.score.detach().float().mean(),
+            **{f"reg_{name}": term.detach() for name, term in terms.items()},
         }
 
     def _aux_loss(self, out: DiscriminatorOutput, y: Tensor | None) -> Tensor | float:
@@ -84,3 +98,8 @@ class GanStep:
         if self.autocast_dtype is None:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=self.autocast_dtype)
+
+
+def _critic(D: Discriminator, y: Tensor | None) -> Callable[[Tensor], Tensor]:
+    """D's score as a function of the images alone, the classes bound now: what a gradient penalty differentiates."""
+    return lambda x: D(x, y).score.float()

@@ -81,10 +81,10 @@ class Trainer:
         rate = (steps[-1] - self._last_flush[0]) * self.images_per_step / max(now - self._last_flush[1], 1e-9)
         self._last_flush = (steps[-1], now)
         rows = []
-        for step, row in zip(steps, values):
-            bad = [(k, v) for k, v in zip(keys, row) if not math.isfinite(v)]
+        for step, row in zip(steps, values, strict=True):
+            bad = [(k, v) for k, v in zip(keys, row, strict=True) if not math.isfinite(v)]
             if bad:
                 raise TrainingDiverged(f"training diverged: {bad[0][0]} became {bad[0][1]} at step {step}")
-            rows.append({"step": step, **dict(zip(keys, row)), "images_per_s": rate})
+            rows.append({"step": step, **dict(zip(keys, row, strict=True)), "images_per_s": rate})
         for hook in self.hooks:
             hook.on_metrics(self, rows)

@@ -22,14 +22,40 @@ from torch import Tensor
 from torch.utils.data import Dataset
 from torchvision.transforms.v2 import functional as TF
 
-from ganaug.labels import LABELLERS, create_labeller, plan_quotas
 from ganaug.errors import DataError, GanaugError, UsageError
-from ganaug.stages.wrap.arguments import (MAX_IMAGES, as_label, check_bool, check_callable, check_choice, check_index,
-                                   check_map_style, check_number, check_per_class, given, resolve_per_class,
-                                   shown, wrong_type)
-from ganaug.stages.wrap.images import (ImageKind, convert, describe, find_class_names, find_num_classes, find_targets,
-                                find_transform, raw_view)
-from ganaug.stages.wrap.synthetic import SyntheticDataset, SyntheticSource, synthetic_targets
+from ganaug.labels import LABELLERS, create_labeller, plan_quotas
+from ganaug.stages.wrap.arguments import (
+    MAX_IMAGES,
+    as_label,
+    check_bool,
+    check_callable,
+    check_choice,
+    check_index,
+    check_map_style,
+    check_number,
+    check_per_class,
+    given,
+    resolve_per_class,
+    shown,
+    wrong_type,
+)
+from ganaug.stages.wrap.images import (
+    ImageKind,
+    convert,
+    describe,
+    find_class_names,
+    find_num_classes,
+    find_targets,
+    find_transform,
+    raw_view,
+)
+from ganaug.stages.wrap.synthetic import (
+    SyntheticDataset,
+    SyntheticSource,
+    class_targets,
+    dataset_repr,
+    synthetic_targets,
+)
 
 AUTO = "auto"
 
@@ -46,6 +72,12 @@ class AugmentedDataset(Dataset):
         synthetic images are first made the same kind of object as its raw images (e.g. PIL).
     resize: resize synthetic images to the real images' size (e.g. a 32 px GAN for 28 px MNIST);
         without it a size mismatch is an error.
+
+    classes: the synthetic source's class names (the run's). targets: one int per item, as torchvision data sets
+    have them, worked out without reading an image: real items' labels, then each synthetic item's class under
+    the strategy (conditional: the class it was generated for; argmax and soft: the teacher's top class), K (the
+    extra output) for `extra`, and -1 where there is no one class (uniform, argmax-dynamic, or teacher labels on
+    the fly, known only once an image is made). The target an item yields is the probability vector.
 
     Every argument is checked here: a wrong type is a WrongTypeError (a TypeError), an unusable value a
     UsageError (a ValueError), and so is a real label that is not a class index 0..K-1 of the synthetic source:
@@ -90,9 +122,9 @@ class AugmentedDataset(Dataset):
         self.transform = find_transform(real) if isinstance(transform, str) else transform
         quotas = None
         if per_class is not None:
-            per_class = resolve_per_class("per_class", per_class, self.synthetic.class_names,
-                                          self.synthetic.describe())
-            quotas = plan_quotas(per_class=per_class, class_names=self.synthetic.class_names)
+            by_index = resolve_per_class("per_class", per_class, self.synthetic.class_names,
+                                         self.synthetic.describe())
+            quotas = plan_quotas(per_class=by_index, class_names=self.synthetic.class_names)
         how_many = count
         if ratio is not None:
             wanted = ratio * self.real_count
@@ -112,6 +144,23 @@ class AugmentedDataset(Dataset):
 
     def __len__(self) -> int:
         return self.real_count + self.synthetic_count
+
+    @property
+    def classes(self) -> list[str]:
+        return self.synthetic.classes
+
+    @property
+    def targets(self) -> list[int]:
+        synthetic = class_targets(self.labeller, self.synthetic.known_info(self.keys), self.num_classes)
+        return self.real_targets + synthetic.tolist()
+
+    def __repr__(self) -> str:
+        return dataset_repr(type(self).__name__, [
+            f"Number of datapoints: {len(self)}",
+            f"Real: {self.real_count}, synthetic: {self.synthetic_count} "
+            f"(ratio {self.synthetic_count / self.real_count:.3g}, labels {self.labeller.name!r})",
+            f"Synthetic source: {self.synthetic.describe()}",
+            *([f"Synthetic transform: {self.transform!r}"] if self.transform is not None else [])])
 
     def __getitem__(self, index: int) -> tuple[Any, Tensor, bool]:
         index = check_index(index, len(self), "an AugmentedDataset")
@@ -135,12 +184,11 @@ class AugmentedDataset(Dataset):
             self._same_number_of_classes(len(names))
         targets = find_targets(self.real)
         if targets is not None:
-            for index, label in enumerate(targets):
-                self._check_label(index, label)
+            self.real_targets = [self._check_label(index, label) for index, label in enumerate(targets)]
         else:  # no targets to read: each label through raw_view, which skips the (costly) transforms
             view = raw_view(self.real)
-            for index in range(self.real_count):
-                self._check_label(index, self._real_item(view, index)[1])
+            self.real_targets = [self._check_label(index, self._real_item(view, index)[1])
+                                 for index in range(self.real_count)]
         if names is None:
             real_classes = find_num_classes(self.real)
             if real_classes is not None:

@@ -9,6 +9,7 @@ real and synthetic images alike.
 from __future__ import annotations
 
 import copy
+from collections.abc import Sized
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,8 +63,8 @@ def convert(image: Tensor, kind: ImageKind) -> Any:
         out = image if kind.dtype == torch.uint8 else image.to(kind.dtype) / 255
         return out if kind.channels_first else out[0]
     pixels = image.permute(1, 2, 0).numpy()
-    out = pixels if kind.dtype == np.uint8 else pixels.astype(kind.dtype) / 255
-    return out if kind.channels_first else out[:, :, 0]
+    array = pixels if kind.dtype == np.uint8 else pixels.astype(kind.dtype) / 255
+    return array if kind.channels_first else array[:, :, 0]
 
 
 def raw_view(dataset: Dataset) -> Dataset:
@@ -105,8 +106,8 @@ def find_num_classes(dataset: Dataset) -> int | None:
     labels = _as_list(getattr(dataset, "targets", None))
     if not labels:
         return None
-    values = [as_label(t) for t in labels]
-    if any(v is None or v < 0 for v in values):
+    values = [v for v in map(as_label, labels) if v is not None and v >= 0]
+    if len(values) < len(labels):  # a label that is not a class index
         return None
     return max(values) + 1
 
@@ -131,7 +132,7 @@ def find_targets(dataset: Dataset) -> list | None:
     if targets is None:
         return None
     try:
-        if len(targets) != len(dataset):
+        if not isinstance(dataset, Sized) or len(targets) != len(dataset):
             return None
     except TypeError:
         return None

@@ -10,6 +10,7 @@ any synthetic sample with a NaN target is filled in that way. With the
 
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -41,14 +42,19 @@ class AugmentedLoss(nn.Module):
         """The loss an AugmentedDataset's strategy calls for (weight 0.1 for argmax-dynamic, else 1)."""
         if not isinstance(getattr(dataset, "labeller", None), Labeller) or not hasattr(dataset, "num_classes"):
             raise wrong_type("dataset", dataset, "an AugmentedDataset (or a SyntheticDataset / OnTheFlySynthetic)")
-        dynamic = dataset.labeller.dynamic
-        weight = synthetic_weight if synthetic_weight is not None else DYNAMIC_WEIGHT if dynamic else 1.0
-        return cls(dataset.num_classes, synthetic_weight=weight, dynamic=dynamic)
+        return cls.for_labeller(dataset.labeller, dataset.num_classes, synthetic_weight)
+
+    @classmethod
+    def for_labeller(cls, labeller: Labeller, num_classes: int, synthetic_weight: float | None = None) -> AugmentedLoss:
+        """The loss a labelling strategy calls for; `compare` builds its cells' losses here too, so the weight
+        it measures is the one users get."""
+        weight = synthetic_weight if synthetic_weight is not None else DYNAMIC_WEIGHT if labeller.dynamic else 1.0
+        return cls(num_classes, synthetic_weight=weight, dynamic=labeller.dynamic)
 
     def forward(self, logits: Tensor, targets: Tensor, synthetic: Tensor) -> Tensor:
         """Synthetic samples get the model's own top class as their target where the strategy is dynamic or
         their target is a NaN placeholder (how the data sets mark dynamic labels); real samples keep theirs."""
-        synthetic = synthetic.to(logits.device, dtype=bool).unsqueeze(1)
+        synthetic = synthetic.to(logits.device, dtype=torch.bool).unsqueeze(1)
         targets = targets.to(logits.device, logits.dtype)
         fill = synthetic if self.dynamic else synthetic & targets.isnan().any(1, keepdim=True)
         predicted = logits.detach()[:, : self.num_classes].argmax(1)

@@ -18,12 +18,19 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ganaug.runs.generator import RunGenerator
-from ganaug.labels import LABELLERS, Quotas, SampleInfo, create_labeller, default_strategy
-from ganaug.runs.teacher import get_teacher
 from ganaug.errors import UsageError
-from ganaug.stages.wrap.arguments import (MAX_IMAGES, check_bool, check_callable, check_choice, check_index, check_number,
-                                   check_path)
+from ganaug.labels import LABELLERS, Quotas, SampleInfo, create_labeller, default_strategy
+from ganaug.runs.generator import RunGenerator
+from ganaug.runs.teacher import get_teacher
+from ganaug.stages.wrap.arguments import (
+    MAX_IMAGES,
+    check_bool,
+    check_callable,
+    check_choice,
+    check_index,
+    check_number,
+    check_path,
+)
 from ganaug.stages.wrap.synthetic import SyntheticSource
 
 UNCONDITIONED = -1
@@ -39,8 +46,9 @@ class OnTheFlySynthetic(SyntheticSource):
     A wrong argument type is a WrongTypeError (a TypeError), an unusable value a UsageError (a ValueError).
     """
 
-    def __init__(self, run_dir: str | Path, count: int, *, labels: str | None = None, checkpoint: str | int | None = None,
-                 teacher: bool = False, seed: int = 0, device: str = "cpu", buffer: int = 64,
+    def __init__(self, run_dir: str | Path, count: int, *, labels: str | None = None,
+                 checkpoint: str | int | None = None, teacher: bool = False, seed: int = 0, device: str = "cpu",
+                 buffer: int = 64,
                  transform: Callable | None = None, target_transform: Callable | None = None) -> None:
         run_dir = check_path("run_dir", run_dir, what="a run folder from ganaug fit")
         count = check_number("count", count, minimum=1, maximum=MAX_IMAGES, integer=True,
@@ -91,6 +99,10 @@ class OnTheFlySynthetic(SyntheticSource):
             return DrawPlan(sum(quotas.per_class), per_class=quotas.per_class)
         return DrawPlan(self.count if n is None else n, self.num_classes if self.conditional else None)
 
+    def known_info(self, keys: Sequence[int]) -> SampleInfo:
+        """Before an image is made only its class is known, and only in a conditional run (keys are classes)."""
+        return SampleInfo(len(keys), torch.as_tensor(list(keys), dtype=torch.long) if self.conditional else None)
+
     def fetch(self, key: int) -> tuple[Tensor, SampleInfo]:
         owner = (os.getpid(), torch.initial_seed())
         if self._owner != owner:  # a new process or DataLoader worker: its own stream, its own buffers
@@ -102,6 +114,7 @@ class OnTheFlySynthetic(SyntheticSource):
         return images[0], info.take(slice(0, 1))
 
     def _draw(self, key: int) -> tuple[Tensor, SampleInfo]:
+        assert self._rng is not None, "fetch gives each process its stream before drawing"
         seeds = torch.from_numpy(self._rng.integers(0, 2**62, self.buffer))
         classes = None if key == UNCONDITIONED else torch.full((self.buffer,), key)
         images = self.generator.generate(seeds, classes)
@@ -109,7 +122,7 @@ class OnTheFlySynthetic(SyntheticSource):
         return images, SampleInfo(len(images), classes, probs)
 
 
-class DrawPlan(Sequence):
+class DrawPlan(Sequence[int]):
     """The class each on-the-fly image is drawn for, worked out per index instead of stored in a list, which
     could not hold a large count: per_class[c] images of class c in turn, or else the classes in a cycle
     (UNCONDITIONED for every image where num_classes is None)."""
@@ -129,12 +142,10 @@ class DrawPlan(Sequence):
             return bisect.bisect_right(self.starts, index) - 1
         return index % self.num_classes if self.num_classes else UNCONDITIONED
 
-    def __eq__(self, other: object) -> bool:
+    def __eq__(self, other: object) -> bool:  # defining it leaves DrawPlan unhashable (__hash__ None), like a list
         if isinstance(other, DrawPlan):
             return (self.length, self.num_classes, self.starts) == (other.length, other.num_classes, other.starts)
         return isinstance(other, Sequence) and len(other) == self.length and list(self) == list(other)
-
-    __hash__ = None
 
     def __repr__(self) -> str:
         return f"DrawPlan({self.length} images)"

@@ -2,7 +2,8 @@
 
 Both yield (image, target) with `transform` / `target_transform`, and both are
 sources for AugmentedDataset, which asks them for `select` (which images to
-use) and `fetch` (one raw uint8 image and what is known about it).
+use), `fetch` (one raw uint8 image and what is known about it) and `known_info`
+(what is known about images before any is read, for `targets`).
 
 `argmax-dynamic` targets are decided by the model inside AugmentedLoss; until
 then they are rows of NaN, so that a plain `nn.CrossEntropyLoss` gives a NaN
@@ -11,7 +12,7 @@ loss at the first synthetic batch instead of silently training on zero loss.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +21,15 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from ganaug.errors import UsageError
 from ganaug.labels import LABELLERS, Labeller, Quotas, SampleInfo, create_labeller
 from ganaug.runs.synthset import SynthSet
-from ganaug.errors import UsageError
 from ganaug.stages.wrap.arguments import check_callable, check_choice, check_index, check_path
 from ganaug.stages.wrap.images import ImageKind, convert
 
 PIL_KIND = {1: ImageKind("pil", 1, 0, 0, mode="L"), 3: ImageKind("pil", 3, 0, 0, mode="RGB")}
+NO_CLASS = -1
+"""A `targets` entry for an image given no single class, as torchvision's STL10 marks its unlabelled images."""
 
 
 def synthetic_targets(labeller: Labeller, info: SampleInfo, num_classes: int) -> Tensor:
@@ -34,6 +37,30 @@ def synthetic_targets(labeller: Labeller, info: SampleInfo, num_classes: int) ->
     plain cross-entropy zero loss without a word, NaN rows make it NaN; AugmentedLoss fills them in."""
     targets = labeller.targets(info, num_classes)
     return torch.full_like(targets, torch.nan) if labeller.dynamic else targets
+
+
+def class_targets(labeller: Labeller, info: SampleInfo, num_classes: int) -> Tensor:
+    """One int per image, as torchvision's `targets`: the class the strategy gives it (conditional: the class it
+    was generated for; argmax and soft: the teacher's top class); K, the extra output's index, for `extra`; and
+    NO_CLASS (-1) where the strategy gives no one class (uniform, argmax-dynamic) or the teacher gives it only
+    once the image is made (teacher labels on the fly)."""
+    if labeller.extra_output:
+        return torch.full((info.count,), num_classes)
+    if labeller.needs_teacher and info.teacher_probs is None:
+        return torch.full((info.count,), NO_CLASS)
+    assigned = labeller.assigned_class(info)
+    return torch.full((info.count,), NO_CLASS) if assigned is None else assigned
+
+
+def draw_rows(available: int, n: int, rng: np.random.Generator) -> np.ndarray:
+    """n different rows of `available`, in the order drawn: AugmentedDataset keeps them sorted, and `compare`
+    trains on them in this order (its recorded results depend on it), so both pick the same images for a seed."""
+    return rng.choice(available, n, replace=False)
+
+
+def dataset_repr(name: str, lines: Iterable[str]) -> str:
+    """torchvision's layout: the class name, then one indented line per fact (a multi-line value stays indented)."""
+    return "\n".join([name, *("    " + line for text in lines for line in text.splitlines())])
 
 
 class SyntheticSource(Dataset):
@@ -53,6 +80,11 @@ class SyntheticSource(Dataset):
         return len(self.class_names)
 
     @property
+    def classes(self) -> list[str]:
+        """The class names, as torchvision data sets have them."""
+        return list(self.class_names)
+
+    @property
     def num_outputs(self) -> int:
         """Outputs the classifier needs for these targets: K, or K + 1 for `extra`."""
         return self.labeller.num_outputs(self.num_classes)
@@ -60,13 +92,27 @@ class SyntheticSource(Dataset):
     def describe(self) -> str:
         raise NotImplementedError
 
-    def select(self, n: int | None, quotas: Quotas | None, rng: np.random.Generator) -> list[int]:
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def select(self, n: int | None, quotas: Quotas | None, rng: np.random.Generator) -> Sequence[int]:
         """Keys of the images to use, reproducible from rng (n None: all the source offers)."""
         raise NotImplementedError
 
     def fetch(self, key: int) -> tuple[Tensor, SampleInfo]:
         """One uint8 C x S x S image and its SampleInfo (of length 1)."""
         raise NotImplementedError
+
+    def known_info(self, keys: Sequence[int]) -> SampleInfo:
+        """What is known about the images of `keys` (from `select`) before any is read or made."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        transforms = (("Transform", self.transform), ("Target transform", self.target_transform))
+        return dataset_repr(type(self).__name__, [
+            f"Number of datapoints: {len(self)}", f"Source: {self.describe()}",
+            f"Classes: {self.num_classes}, labels {self.labeller.name!r}",
+            *(f"{name}: {value!r}" for name, value in transforms if value is not None)])
 
     def __getitem__(self, index: int) -> tuple[Any, Tensor]:
         image, info = self.fetch(self._key(check_index(index, len(self), f"a {type(self).__name__}")))
@@ -86,6 +132,8 @@ class SyntheticDataset(SyntheticSource):
     """A synthetic set written by `ganaug augment`: PIL images and probability-vector targets.
 
     labels: the labelling strategy (default: the one the set was made for).
+    classes: the class names; targets: one int per image, read from the set's table (no image is loaded):
+        the class the strategy gives it, K (the extra output) for `extra`, -1 for uniform and argmax-dynamic.
     A wrong argument type is a WrongTypeError (a TypeError), an unusable value a UsageError (a ValueError).
     """
 
@@ -110,6 +158,14 @@ class SyntheticDataset(SyntheticSource):
     def __len__(self) -> int:
         return len(self.synthset)
 
+    @property
+    def targets(self) -> list[int]:
+        """Each image's class as an int, torchvision style (see class_targets); its item's target is the vector."""
+        return class_targets(self.labeller, self._info, self.num_classes).tolist()
+
+    def known_info(self, keys: Sequence[int]) -> SampleInfo:
+        return self._info.take(torch.as_tensor(keys, dtype=torch.long))
+
     def classes_of_rows(self) -> Tensor:
         """Each image's class: the class it was generated for, else the teacher's choice."""
         classes = self._info.classes()
@@ -133,7 +189,7 @@ class SyntheticDataset(SyntheticSource):
         if n > len(self):
             raise UsageError(f"{n} synthetic images were asked for but {self.describe()} has {len(self)}; "
                              "lower the ratio or count, or generate more with ganaug augment --count")
-        return sorted(rng.choice(len(self), n, replace=False).tolist())
+        return sorted(draw_rows(len(self), n, rng).tolist())
 
     def fetch(self, key: int) -> tuple[Tensor, SampleInfo]:
         return self.synthset.image(key), self._info.take(slice(key, key + 1))

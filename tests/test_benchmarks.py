@@ -1,0 +1,244 @@
+"""Every script in benchmarks/ runs for one tiny step and writes what it says it writes.
+
+The scripts import ganaug's internals and run for hours, so nobody runs them after a change; here each one's
+main(argv) runs in-process at the smallest sizes (one step, one seed, one epoch, a few images) on one tiny
+experiment shared by all: a conditional digits run that evaluates (so it has a teacher, evaluations and a best
+checkpoint), its evaluation, a synthetic set and a two-cell comparison. The shell scripts are parsed, and the
+commands, options, recipes, recipe keys and scripts they name must exist.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import json
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from itertools import pairwise
+from pathlib import Path
+from types import ModuleType, SimpleNamespace
+
+import click
+import pandas as pd
+import pytest
+
+from ganaug.classify import TrainSettings
+from ganaug.config import load_recipe
+from ganaug.stages.augment import augment
+from ganaug.stages.compare import compare
+from ganaug.stages.compare.cell import ClassifierSettings
+from ganaug.stages.compare.grid import parse_strategies
+from ganaug.stages.evaluate import evaluate
+from ganaug.stages.fit.run import fit
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCHMARKS = ROOT / "benchmarks"
+TINY = ["model.g_width=8", "model.d_width=8", "model.z_dim=16", "data.image_size=16", "train.batch_size=16",
+        "train.precision=fp32", "log.grid_columns=4", "data.train_per_class=10"]
+"""A GAN and a teacher that train in a fraction of a second: 16 px, width 8, 100 training images."""
+SMOKE: dict[str, Callable] = {}
+
+
+def smoke(test: Callable) -> Callable:
+    """Marks test_<script> as the smoke test of benchmarks/<script>.py."""
+    SMOKE[test.__name__.removeprefix("test_")] = test
+    return test
+
+
+def script(name: str) -> ModuleType:
+    """benchmarks/<name>.py as a module (benchmarks/ is not a package), to call its main(argv)."""
+    spec = importlib.util.spec_from_file_location(f"benchmark_{name}", BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_epoch_teacher():
+    from ganaug.runs import teacher
+
+    patch = pytest.MonkeyPatch()
+    patch.setattr(teacher, "SETTINGS", TrainSettings(epochs=1, batch_size=16, lr=3e-3, patience=1, seed=0))
+    yield
+    patch.undo()
+
+
+@dataclass
+class Experiment:
+    runs: Path
+    """Holds the run, named <data set>-<variant> as quality_over_training.sh names them."""
+    run: Path
+    synthetic: Path
+    compare: Path
+    """A compare folder: baseline and conditional x0.5, seed 0, one epoch (of the fewest batches, 16 images each)."""
+
+
+@pytest.fixture(scope="module")
+def experiment(tmp_path_factory) -> Experiment:
+    root = tmp_path_factory.mktemp("experiment")
+    recipe, _ = load_recipe("digits", [*TINY, "model.conditional=true", "train.steps=2", "eval.every=2",
+                                       "eval.count=20", "log.checkpoint_every=2", "log.sample_every=2"])
+    run = fit(recipe, root / "runs" / "digits-plain", device="cpu", progress=False).run.root
+    evaluate(run, checkpoint="best", count=20, device="cpu", progress=False)
+    synthetic = augment(run, root / "synthetic", count=200, labels="soft", progress=False).synthetic.root
+    with warnings.catch_warnings():  # that the tiny test split cannot tell small differences apart
+        warnings.simplefilter("ignore", UserWarning)
+        compare(run, root / "compare" / "digits-10", synthetic=synthetic, strategies="baseline,conditional",
+                ratios="0.5", seeds=1, classifier=ClassifierSettings(epochs=1, batch_size=16), device="cpu",
+                progress=False)
+    return Experiment(root / "runs", run, synthetic, root / "compare" / "digits-10")
+
+
+def test_every_benchmark_script_has_a_smoke_test():
+    assert {path.stem for path in BENCHMARKS.glob("*.py")} == set(SMOKE)
+
+
+@smoke
+def test_augment_throughput(experiment, tmp_path, monkeypatch):
+    """Each augment runs in a child process of its own (for its own peak memory); here the child runs in-process,
+    after checking the command that would have started it."""
+    module = script("augment_throughput")
+    children = []
+
+    def run_child(command, **kwargs):
+        assert command[:3] == [sys.executable, str(BENCHMARKS / "augment_throughput.py"), "--child"]
+        children.append(command)
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            module.child(*command[3:5], int(command[5]))
+        return subprocess.CompletedProcess(command, 0, out.getvalue(), "")
+
+    monkeypatch.setattr(module, "subprocess", SimpleNamespace(run=run_child))
+    module.main(["--run", str(experiment.run), "--counts", "20", "--reference-images", "256",
+                 "--out", str(tmp_path / "throughput")])
+    [row] = json.loads((tmp_path / "throughput.json").read_text())["rows"]
+    assert len(children) == 1 and row["count"] == 20
+    assert row["images_per_s"] > 0 and row["bare_generator_images_per_s"] > 0
+    assert "| 20 |" in (tmp_path / "throughput.md").read_text()
+
+
+@smoke
+def test_bf16_stability(tmp_path):
+    module = script("bf16_stability")
+    module.main(["--seeds", "0", "--steps", "1", "--count", "20", "--out", str(tmp_path / "bf16"),
+                 *[arg for setting in TINY for arg in ("--set", setting)]])
+    report = json.loads((tmp_path / "bf16.json").read_text())
+    assert [(r["dtype"], r["finished"]) for r in report["runs"]] == [("fp32", True), ("bf16", True)]
+    assert all(r["fid"] > 0 and 0 <= r["precision"] <= 1 for r in report["runs"])
+    assert "--count 20" in report["command"] and (tmp_path / "bf16.png").stat().st_size > 0
+
+
+@smoke
+def test_bn_diagnosis(experiment, tmp_path):
+    script("bn_diagnosis").main(["--run", str(experiment.run), "--synthetic", str(experiment.synthetic),
+                                 "--out", str(tmp_path), "--cells", "1", "--epochs", "1", "--batch-size", "16"])
+    [row] = pd.read_csv(tmp_path / "bn_diagnosis.csv").to_dict("records")
+    assert row["cell"] == "extra+classic x2, seed 2" and 0 <= row["bn_from_real"] <= 1
+    assert "| extra+classic x2, seed 2 |" in (tmp_path / "README.md").read_text()
+
+
+@smoke
+def test_compare_diagnostics(experiment, tmp_path):
+    folder = shutil.copytree(experiment.compare, tmp_path / "digits-10")
+    script("compare_diagnostics").main(["--root", str(tmp_path), "--count", "200"])
+    diagnostics = json.loads((folder / "diagnostics.json").read_text())
+    assert diagnostics["synthetic_measured"] == 200 and 0 <= diagnostics["teacher_agreement"] <= 1
+    assert (folder / "closest_pairs.png").stat().st_size > 0
+    assert "| digits-10 |" in (tmp_path / "diagnostics.md").read_text()
+
+
+@smoke
+def test_compare_pair(experiment, tmp_path):
+    a, b = (shutil.copytree(experiment.compare, tmp_path / name) for name in ("a", "b"))
+    script("compare_pair").main([str(a), str(b)])
+    assert "| conditional | 0.5 | 1 | " in (a / "vs_b.md").read_text()
+
+
+@smoke
+def test_compare_report(experiment, tmp_path):
+    """On the committed results (quality files from before diversity was measured) it makes the committed
+    overview again; on a fresh comparison it reads today's quality file."""
+    committed = ROOT / "results" / "compare"
+    for path in [*committed.glob("*/summary.csv"), *committed.glob("*/synthetic_quality.json")]:
+        (tmp_path / "committed" / path.parent.name).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, tmp_path / "committed" / path.parent.name / path.name)
+    module = script("compare_report")
+    module.main(["--root", str(tmp_path / "committed")])
+    assert (tmp_path / "committed" / "overview.md").read_text() == (committed / "overview.md").read_text()
+    fresh = shutil.copytree(experiment.compare, tmp_path / "fresh" / "digits-10").parent
+    module.main(["--root", str(fresh)])
+    assert "| digits-10 | 200 |" in (fresh / "overview.md").read_text()  # the quality table
+
+
+@smoke
+def test_early_stop_diagnosis(experiment, tmp_path):
+    folder = shutil.copytree(experiment.compare, tmp_path / "digits-10")
+    script("early_stop_diagnosis").main(["--compare", str(folder), "--cells", "1"])
+    rows = pd.read_csv(folder / "early_stop_diagnosis.csv")
+    assert list(rows["cell"]) == ["conditional x0.5, seed 0", "baseline x0, seed 0"]
+    assert rows["early_stopping"].tolist() == pytest.approx(rows["runs_csv_val"].tolist(), abs=1e-5)  # as compare did
+    assert "| conditional x0.5, seed 0 |" in (folder / "early_stop_diagnosis.md").read_text()
+
+
+@smoke
+def test_quality_report(experiment, tmp_path):
+    script("quality_report").main(["--runs", str(experiment.runs), "--out", str(tmp_path)])
+    summary = (tmp_path / "summary.md").read_text()
+    assert summary.count("| digits-plain | 2 |") == 2  # the evaluations during training and the best, evaluated
+    assert (tmp_path / "quality_over_training.png").stat().st_size > 0
+    assert (tmp_path / "digits-plain" / "metrics.json").is_file() and (tmp_path / "samples_digits-plain.png").is_file()
+
+
+@smoke
+def test_train_throughput(tmp_path):
+    script("train_throughput").main(["--rounds", "1", "--steps", "1", "--warmup", "0", "--out", str(tmp_path / "t"),
+                                     "--set", "train.batch_size=2"])
+    report = json.loads((tmp_path / "t.json").read_text())
+    assert len(report["images_per_s"]) == 3 and all(rates[0] > 0 for rates in report["images_per_s"].values())
+    assert "--set train.batch_size=2" in report["command"] and "| textbook (fp32) |" in (tmp_path / "t.md").read_text()
+
+
+# --- the shell scripts -----------------------------------------------------------------------------------------------
+
+SHELL_SCRIPTS = sorted(BENCHMARKS.glob("*.sh"))
+
+
+def logical_lines(path: Path) -> list[str]:
+    """The script's lines with backslash continuations joined and comments dropped."""
+    text = path.read_text().replace("\\\n", " ")
+    return [line for line in (raw.split(" #")[0].strip() for raw in text.splitlines()) if line and line[0] != "#"]
+
+
+@pytest.mark.parametrize("path", SHELL_SCRIPTS, ids=lambda p: p.name)
+def test_shell_script_parses_and_names_what_exists(path):
+    from ganaug.cli.main import main
+
+    assert subprocess.run(["bash", "-n", str(path)], capture_output=True).returncode == 0
+    variables = dict(re.findall(r'^(\w+)="([^"$]*)"$', path.read_text(), re.M))
+    commands = 0
+    for line in logical_lines(path):
+        for name, rest in re.findall(r"\bganaug (\w+)(.*?)(?:;;|\|\||&&|$)", line):
+            command = main.get_command(click.Context(main), name)
+            assert command is not None, f"{path.name}: no command `ganaug {name}`"
+            known = {opt for param in command.params for opt in param.opts + param.secondary_opts}
+            words = shlex.split(rest)
+            for option, value in zip(words, [*words[1:], ""], strict=True):
+                if option.startswith("--"):
+                    assert option.split("=")[0] in known, f"{path.name}: `ganaug {name}` has no {option}"
+                if option == "--strategies":
+                    parse_strategies(variables.get(value.lstrip("$"), value))
+            commands += 1
+        fit_call = re.match(r"^(?:[\w-]+\)\s*)?fit (\S+) (\S+)(.*)", line)  # the scripts' own fit NAME RECIPE [--set]
+        if fit_call:
+            words = shlex.split(fit_call.group(3))
+            load_recipe(fit_call.group(2), [value for option, value in pairwise(words) if option == "--set"])
+    assert commands > 0
+    for named in re.findall(r"benchmarks/\w+\.py", path.read_text()):
+        assert (ROOT / named).is_file(), f"{path.name} names {named}, which does not exist"
