@@ -56,7 +56,14 @@ def test_a_training_set_of_duplicates_is_refused():
 
 # --- distribution metrics: FID, KID, precision/recall/density/coverage ---------------------------------------------
 
-from ganaug.metrics.distribution import distribution_scores, frechet_distance, kernel_distance, manifold_scores  # noqa: E402
+from ganaug.errors import DataError  # noqa: E402
+from ganaug.metrics.distribution import (  # noqa: E402
+    NEAREST_K,
+    distribution_scores,
+    frechet_distance,
+    kernel_distance,
+    manifold_scores,
+)
 
 
 def _gaussian(n: int, dim: int, shift: float, seed: int) -> torch.Tensor:
@@ -100,8 +107,19 @@ def test_a_collapsed_generator_keeps_precision_but_loses_recall():
 
 
 def test_too_few_samples_are_refused():
-    with pytest.raises(ValueError, match="at least"):
+    with pytest.raises(DataError, match="at least"):
         frechet_distance(_gaussian(1, 3, 0, 0), _gaussian(5, 3, 0, 1))
+
+
+@pytest.mark.parametrize("real", [6, 7])
+def test_a_validation_split_just_too_small_for_the_nearest_neighbours_is_one_line(real):
+    """prdc's k-NN radius counts each point itself: with k = 5 it needs 7 real images, and crashed on 6."""
+    if real < NEAREST_K + 2:
+        with pytest.raises(DataError, match="data.val_fraction"):
+            manifold_scores(_gaussian(real, 4, 0, 0), _gaussian(50, 4, 0, 1))
+    else:
+        assert set(manifold_scores(_gaussian(real, 4, 0, 0), _gaussian(50, 4, 0, 1))) == {
+            "precision", "recall", "density", "coverage"}
 
 
 # --- realism score, label agreement -----------------------------------------------------------------------------

@@ -17,6 +17,8 @@ import warnings
 import torch
 from torch import Tensor, nn
 
+from ganaug.errors import DataError
+
 NEAREST_K = 5
 """k of the k-NN manifold estimates, the value the prdc paper recommends."""
 
@@ -61,7 +63,7 @@ def manifold_scores(real: Tensor, fake: Tensor, *, nearest_k: int = NEAREST_K) -
     """precision, recall, density, coverage."""
     from prdc import compute_prdc
 
-    _need(real, fake, nearest_k + 1, "precision/recall")
+    _need(real, fake, nearest_k + 2, "precision/recall")  # each point is its own nearest neighbour
     with contextlib.redirect_stdout(io.StringIO()):  # prdc prints the set sizes
         scores = compute_prdc(real.numpy(), fake.numpy(), nearest_k)
     return {name: float(value) for name, value in scores.items()}
@@ -74,8 +76,8 @@ def distribution_scores(real: Tensor, fake: Tensor, *, seed: int = 0) -> dict[st
 
 def _need(real: Tensor, fake: Tensor, minimum: int, what: str) -> None:
     if min(len(real), len(fake)) < minimum:
-        raise ValueError(f"{what} needs at least {minimum} real and {minimum} generated images "
-                         f"(got {len(real)} and {len(fake)})")
+        raise DataError(f"{what} needs at least {minimum} real and {minimum} generated images (got {len(real)} and "
+                        f"{len(fake)}); give the validation split more images (data.val_fraction) or generate more")
     if real.shape[1:] != fake.shape[1:]:
         raise ValueError("real and generated features differ in shape: "
                          f"{tuple(real.shape[1:])} vs {tuple(fake.shape[1:])}")
