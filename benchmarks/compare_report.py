@@ -18,11 +18,12 @@ import pandas as pd
 
 from ganaug.io import read_json, write_text
 from ganaug.runs.quality import QualityReport
+from ganaug.stages.compare.grid import CAS, is_classical
 
 
 def describe(summary: pd.DataFrame) -> dict:
     by = summary.set_index(["strategy", "ratio"])
-    gan = summary[~summary["strategy"].isin(["baseline", "classic", "cas"])]
+    gan = summary[~summary["strategy"].map(is_classical) & (summary["strategy"] != CAS)]
     has_classic = gan["strategy"].str.contains(r"\+classic")
     plain, with_classic = gan[~has_classic], gan[has_classic]
     out = {"baseline": by.loc[("baseline", 0.0)], "classic": by.loc[("classic", 0.0)] if ("classic", 0.0) in by.index

@@ -193,8 +193,9 @@ def compare(run: RunLike, out: str | os.PathLike, *, synthetic: str | os.PathLik
         run: the run, as fit made it (its path, RunDir or FitResult).
         out: the results folder (runs.csv, summary.csv, summary.md, accuracy.png).
         synthetic: a set from augment (its path or AugmentResult) made from this run; None: one is generated.
-        strategies: "baseline", "classic", "cas" (synthetic images only), any labelling strategy, or one with
-            "+classic" (e.g. "uniform+classic").
+        strategies: "baseline", a classical policy ("classic", "trivialaugment", "randaugment"), an imbalance fix
+            ("oversample", "reweight"), "cas" (synthetic images only), any labelling strategy, or a combination
+            with a policy (e.g. "uniform+classic", "oversample+trivialaugment"); `ganaug compare --help` lists them.
         ratios: synthetic images per real image.
         seeds: how many seeds (0 to n-1), or which; every strategy trains from the same ones.
         model: "small-cnn" or any timm model name.

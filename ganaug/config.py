@@ -49,6 +49,11 @@ class DataConfig(Section):
     """Ignored where the source has its own test split (torchvision train=False)."""
     train_per_class: int = Field(0, ge=0)
     """Keep at most this many training images per class (0: all), to simulate little data."""
+    imbalance_ratio: float = 1.0
+    """Make the training split long-tailed: class i keeps n * ratio^(-i/(K-1)) images (rounded, at least 1; a ratio
+    that would leave a class less than one image keeps one), from n = train_per_class (or, when that is 0, the
+    smallest class's training count) for class 0 down to n / ratio for the last, in class order as in the papers.
+    1: balanced. Validation and test are not touched (ganaug.data.split.long_tail_counts)."""
     split_seed: int = Field(0, ge=0, le=SEED_MAX)
     on_error: Literal["raise", "skip"] = "raise"
     """An image file that cannot be read: stop with its name (raise), or leave it out and list it in run.json."""
@@ -60,6 +65,14 @@ class DataConfig(Section):
             raise ValueError(f"data.image_size must be a power of two from 16 to 256, or 0 for the data's own size, "
                              f"not {size} (images of other sizes are resized to it)")
         return size
+
+    @field_validator("imbalance_ratio")
+    @classmethod
+    def _at_least_one(cls, ratio: float) -> float:
+        if ratio < 1:
+            raise ValueError(f"data.imbalance_ratio must be at least 1 (1: balanced; 100: the first class has 100 "
+                             f"times the last one's training images), not {ratio:g}")
+        return ratio
 
     @model_validator(mode="after")
     def _check(self) -> DataConfig:
@@ -115,6 +128,10 @@ class LossConfig(Section):
     """wgan-gp: weight of the gradient penalty."""
     clip: float = Field(0.01, gt=0)
     """wgan: critic weights are clipped to [-clip, clip]."""
+    lecam_weight: float = Field(0.0, ge=0)
+    """Weight of the LeCam regulariser (Tseng et al. 2021) in the discriminator loss, for any model and loss (0: off).
+    It pulls D's scores towards moving averages of the other side's, against D overfitting little data; the paper
+    uses about 0.3 with the hinge loss on BigGAN-type models. Logged as the metric `lecam` (ganaug.gan.lecam)."""
 
     @model_validator(mode="after")
     def _check(self) -> LossConfig:
@@ -137,6 +154,16 @@ class TrainConfig(Section):
     ema_decay: float = Field(0.999, ge=0, lt=1)
     diffaugment: str = ""
     """Comma-separated DiffAugment policies: color, translation, cutout ("" = off)."""
+    ada_target: float = Field(0.0, ge=0, lt=1)
+    """Adaptive augmentation (ADA, Karras et al. 2020; 0: off, the policies augment every image): apply the
+    diffaugment policies to each image with a probability p that starts at 0 and rises while D's mean sign on real
+    images, r_t, is above this target, falls while it is below (the paper uses 0.6). Logged as `ada_p` and `ada_rt`
+    (ganaug.gan.ada). Needs train.diffaugment."""
+    ada_interval: int = Field(4, ge=1)
+    """ADA: steps over which r_t is measured; p moves once per interval."""
+    ada_kimg: float = Field(500.0, gt=0)
+    """ADA: thousands of real images (as D sees them) for p to go from 0 to 1 at most. The paper's 500 suits runs of
+    millions of images; a run of a few hundred small-batch steps needs about 5-10 for p to move at all."""
     precision: Literal["auto", "fp32", "bf16"] = "auto"
     """auto: bf16 autocast where the hardware supports it, else fp32."""
     channels_last: bool = True
@@ -147,6 +174,10 @@ class TrainConfig(Section):
         unknown = [p for p in self.diffaugment_policies if p not in POLICIES]
         if unknown:
             raise ValueError(f"train.diffaugment has unknown policy {unknown[0]!r}; use any of {', '.join(POLICIES)}")
+        if self.ada_target > 0 and not self.diffaugment_policies:
+            raise ValueError("train.ada_target > 0 adapts how often the DiffAugment policies apply, but "
+                             "train.diffaugment sets none; set train.diffaugment (e.g. \"color,translation,cutout\") "
+                             "or train.ada_target = 0")
         return self
 
     @property

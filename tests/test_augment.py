@@ -241,3 +241,12 @@ def test_a_named_checkpoint_is_used(tmp_path, tiny_runs):
     synth = augment(tiny_runs["unconditional"], tmp_path / "s", count=3, checkpoint=10, progress=False).synthetic
     assert synth.manifest["checkpoint"] == "checkpoints/step_0000010"
     assert list(augment_run.FORMATS) == ["csv", "parquet", "folder"]
+
+
+def test_a_teacher_saved_before_classical_policies_had_names_is_still_reused():
+    """Earlier versions saved `classic: true` and no `rebalance`: the same training, so no retraining."""
+    today = dataclasses.asdict(dataclasses.replace(teacher_module.SETTINGS, classic="classic"))
+    old = {k: v for k, v in today.items() if k != "rebalance"} | {"classic": True}
+    assert teacher_module._as_today(old) == today
+    assert teacher_module._as_today(old | {"classic": False}) != today
+    assert teacher_module._as_today(old | {"lr": 1e-3}) != today

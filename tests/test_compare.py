@@ -41,12 +41,13 @@ def synthetic(conditional_run, tmp_path_factory):
 def test_tiny_grid_end_to_end_through_the_cli(tmp_path, cli, conditional_run, synthetic):
     out = tmp_path / "results"
     result = cli(["compare", conditional_run, "--synthetic", synthetic, "--out", out, "--strategies",
-                  "baseline,classic,uniform,conditional+classic,extra,cas", "--ratios", "0.5,1", "--seeds", 2,
-                  "--epochs", 1])
+                  "baseline,classic,uniform,conditional+classic,extra,cas,reweight+trivialaugment",
+                  "--ratios", "0.5,1", "--seeds", 2, "--epochs", 1])
     assert result.exit_code == 0, result.output
     runs = pd.read_csv(out / "runs.csv")
-    assert len(runs) == 2 * (2 + 3 * 2 + 1)
-    assert set(runs["strategy"]) == {"baseline", "classic", "uniform", "conditional+classic", "extra", "cas"}
+    assert len(runs) == 2 * (3 + 3 * 2 + 1)
+    assert set(runs["strategy"]) == {"baseline", "classic", "uniform", "conditional+classic", "extra", "cas",
+                                     "reweight+trivialaugment"}
     assert runs["test_accuracy"].between(0, 1).all() and runs["macro_f1"].between(0, 1).all()
     assert {f"recall_{c}" for c in range(10)} <= set(runs.columns)
     real = len(Split.load(conditional_run / "split.json").train)
@@ -54,10 +55,15 @@ def test_tiny_grid_end_to_end_through_the_cli(tmp_path, cli, conditional_run, sy
     assert sorted(set(uniform["synthetic_images"])) == [round(0.5 * real), real]
     assert (runs[runs["strategy"] == "cas"]["real_images"] == 0).all()
     summary = pd.read_csv(out / "summary.csv")
-    assert len(summary) == 2 + 3 * 2 + 1
-    assert {"mean", "std", "ci95_low", "ci95_high", "macro_f1", "vs_baseline", "p_vs_baseline", "vs_classic"} <= set(
-        summary.columns)
-    assert "| uniform | 0.5 | 2 |" in (out / "summary.md").read_text()
+    assert len(summary) == 3 + 3 * 2 + 1
+    assert {"mean", "std", "ci95_low", "ci95_high", "macro_f1", "vs_baseline", "p_vs_baseline", "vs_classic",
+            "vs_best_classical", "vs_best_classical_ci95_low", "p_holm_vs_best_classical"} <= set(summary.columns)
+    classical = ["baseline", "classic", "reweight+trivialaugment"]
+    chosen = runs[runs["strategy"].isin(classical)].groupby("strategy", sort=False)["val_accuracy"].mean().idxmax()
+    gan = summary[~summary["strategy"].isin(classical)]  # judged against the best on validation, Holm-corrected
+    assert (gan["best_classical"] == chosen).all() and gan["p_holm_vs_best_classical"].notna().all()
+    text = (out / "summary.md").read_text()
+    assert "| uniform | 0.5 | 2 |" in text and f"Best classical baseline: **{chosen}**" in text
     assert (out / "accuracy.png").stat().st_size > 1000
     assert "| baseline |" in result.stdout
     quality = json.loads((out / "synthetic_quality.json").read_text())  # the set's quality beside its accuracies
@@ -69,12 +75,12 @@ def test_cells_of_one_seed_are_paired_and_reproducible(conditional_run, syntheti
     from ganaug.runs.synthset import SynthSet
 
     data = CompareData.load(RunDir(conditional_run), SynthSet(synthetic))
-    uniform, extra, other_seed = (data.training_set(Cell(s, False, 1.0, seed))[0]
+    uniform, extra, other_seed = (data.training_set(Cell(s, None, 1.0, seed))[0]
                                   for s, seed in (("uniform", 3), ("extra", 3), ("uniform", 4)))
     assert torch.equal(uniform.images, extra.images), "same seed, same synthetic images across strategies"
     assert not torch.equal(uniform.images, other_seed.images)
-    a = cell_module.run_cell(data, Cell("uniform", True, 0.5, 1), QUICK, torch.device("cpu"))
-    b = cell_module.run_cell(data, Cell("uniform", True, 0.5, 1), QUICK, torch.device("cpu"))
+    a = cell_module.run_cell(data, Cell("uniform", "classic", 0.5, 1), QUICK, torch.device("cpu"))
+    b = cell_module.run_cell(data, Cell("uniform", "classic", 0.5, 1), QUICK, torch.device("cpu"))
     assert a["test_accuracy"] == b["test_accuracy"] and a["val_accuracy"] == b["val_accuracy"]
 
 
@@ -93,7 +99,7 @@ def test_a_cell_trains_on_what_an_augmented_dataset_of_its_seed_strategy_and_rat
     read from the loss's own constant) as AugmentedDataset and AugmentedLoss.for_dataset give for the seed."""
     monkeypatch.setattr("ganaug.stages.wrap.loss.DYNAMIC_WEIGHT", 0.25)
     data, real_split = loaded
-    cell = Cell(strategy, False, 1.0 if strategy == CAS else 0.5, 3)
+    cell = Cell(strategy, None, 1.0 if strategy == CAS else 0.5, 3)
     train, outputs, loss = data.training_set(cell)
     dataset = AugmentedDataset(real_split, synthetic, ratio=cell.ratio, seed=cell.seed,
                                labels="conditional" if strategy == CAS else strategy, transform=None)
@@ -162,9 +168,29 @@ def test_selection_uses_validation_and_test_is_scored_once_after_training(condit
     monkeypatch.setattr(cell_module, "train_classifier", train_spy)
     monkeypatch.setattr(cell_module, "predict", predict_spy)
     data = CompareData.load(run, SynthSet(synthetic))
-    for cell in (Cell("baseline", False, 0.0, 0), Cell("soft", True, 1.0, 0)):
+    for cell in (Cell("baseline", None, 0.0, 0), Cell("soft", "classic", 1.0, 0)):
         cell_module.run_cell(data, cell, QUICK, torch.device("cpu"))
     assert events == ["train", "test", "train", "test"]
+
+
+def test_a_cell_trains_with_its_policy_and_fix_and_never_mirrors_grey_images(loaded, monkeypatch):
+    data, _ = loaded
+    assert data.channels == 1
+    used = []
+
+    def capture(model, train, val_images, val_labels, settings, **kwargs):
+        used.append((settings.classic, settings.rebalance, settings.flip, int(train.synthetic.sum())))
+        raise InterruptedError
+
+    monkeypatch.setattr(cell_module, "train_classifier", capture)
+    for name in ("trivialaugment", "oversample+randaugment", "reweight", "uniform+classic"):
+        [(strategy, policy)] = parse_strategies(name)
+        with pytest.raises(InterruptedError):
+            cell_module.run_cell(data, Cell(strategy, policy, 0.0 if strategy != "uniform" else 0.5, 0), QUICK,
+                                 torch.device("cpu"))
+    synthetic = round(0.5 * len(data.train.labels))
+    assert used == [("trivialaugment", None, False, 0), ("randaugment", "oversample", False, 0),
+                    (None, "reweight", False, 0), ("classic", None, False, synthetic)]
 
 
 def test_summary_statistics_on_known_numbers():
@@ -210,15 +236,15 @@ def test_bad_strategies(text, message):
 
 def test_strategy_names_and_ratios():
     assert parse_strategies("baseline,classic,uniform+classic,cas") == [
-        ("baseline", False), ("baseline", True), ("uniform", True), ("cas", False)]
+        ("baseline", None), ("baseline", "classic"), ("uniform", "classic"), ("cas", None)]
     assert parse_ratios("2,0.5,1,1") == [0.5, 1.0, 2.0]
     for bad in ("0,1", "nan", "inf", "1,-2", "1e9"):
         with pytest.raises(GanaugError, match="--ratios must be finite .* above 0"):
             parse_ratios(bad)
     with pytest.raises(GanaugError, match="--ratios must be numbers"):
         parse_ratios("a,b")
-    assert [c.key for c in build_grid([("baseline", True)], [1.0], 2)] == ["classic|0|0", "classic|0|1"]
-    assert [c.key for c in build_grid([("baseline", True)], [1.0], [7, 3])] == ["classic|0|7", "classic|0|3"]
+    assert [c.key for c in build_grid([("baseline", "classic")], [1.0], 2)] == ["classic|0|0", "classic|0|1"]
+    assert [c.key for c in build_grid([("baseline", "classic")], [1.0], [7, 3])] == ["classic|0|7", "classic|0|3"]
 
 
 def test_seeds_are_a_count_or_the_seeds_themselves():

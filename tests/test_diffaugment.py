@@ -135,3 +135,42 @@ def test_gradients_flow_through_the_augmentation(policies):
     assert x.grad is not None
     assert torch.isfinite(x.grad).all()
     assert x.grad.abs().sum() > 0
+
+
+# ---------------------------------------------------------------- ADA's strength p
+
+
+def _stream(seed: int = 3) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def test_strength_zero_leaves_every_image_unchanged():
+    x = torch.rand(16, 3, 16, 16) * 2 - 1
+    y = DiffAugment(["color", "translation", "cutout"], _stream(), strength=torch.tensor(0.0))(x)
+    assert torch.equal(y, x)
+
+
+def test_strength_one_is_the_always_on_diffaugment():
+    x = torch.rand(16, 3, 16, 16) * 2 - 1
+    always = DiffAugment(["color", "translation", "cutout"], _stream())(x)
+    assert not torch.equal(always, x)
+    assert torch.equal(DiffAugment(["color", "translation", "cutout"], _stream(), strength=torch.tensor(1.0))(x),
+                       always)
+
+
+def test_strength_picks_images_independently_and_reads_p_when_called():
+    x = torch.rand(256, 1, 16, 16) + 0.5  # no zeros: an image with a hole is one cutout reached
+    p = torch.tensor(0.0)
+    augment = DiffAugment(["cutout"], _stream(), strength=p)
+    p.fill_(0.25)  # ADA moves p in place; DiffAugment holds the tensor
+    y = augment(x)
+    changed = (y != x).flatten(1).any(dim=1)
+    assert torch.equal(y[~changed], x[~changed])
+    assert 0.15 < changed.float().mean() < 0.35
+
+
+def test_gradients_flow_through_a_partial_strength():
+    x = (torch.rand(8, 3, 16, 16) * 2 - 1).requires_grad_(True)
+    y = DiffAugment(["color", "translation"], _stream(), strength=torch.tensor(0.5))(x)
+    (y * torch.randn_like(y)).sum().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0

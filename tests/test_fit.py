@@ -72,7 +72,7 @@ def test_fit_digits_writes_a_complete_run_directory(tmp_path, cli, tiny_args):
     assert len(info["sessions"]) == 1 and info["sessions"][0]["steps"] == 6
 
     split = json.loads((out / "split.json").read_text())
-    assert set(split) == {"train", "val", "test", "fingerprint", "classes"}
+    assert set(split) == {"train", "val", "test", "fingerprint", "classes", "train_counts"}
     assert split["classes"] == info["data"]["classes"]
     assert split["fingerprint"] == info["data"]["fingerprint"]
 
@@ -152,7 +152,7 @@ def test_training_uses_exactly_the_saved_train_split(tmp_path, tiny_overrides, m
     expected = make_split(pool, recipe.data.val_fraction, recipe.data.test_fraction, 5, 4)
     saved = json.loads((out / "split.json").read_text())
     assert saved == {"train": expected.train, "val": expected.val, "test": expected.test,
-                     "fingerprint": pool.fingerprint(), "classes": pool.class_names}
+                     "fingerprint": pool.fingerprint(), "classes": pool.class_names, "train_counts": [5] * 10}
     assert len(expected.train) == 50
     # the sampler holds the training images and nothing else
     assert torch.equal(seen["images"], pool.images[expected.train])

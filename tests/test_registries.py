@@ -15,7 +15,8 @@ import pytest
 from ganaug.errors import GanaugError, UnknownNameError
 
 REGISTRIES = ["ganaug.gan.models:MODELS", "ganaug.gan.losses:LOSSES", "ganaug.data.sources:SOURCES",
-              "ganaug.labels.labellers:LABELLERS", "ganaug.classify.models:CLASSIFIERS"]
+              "ganaug.labels.labellers:LABELLERS", "ganaug.classify.models:CLASSIFIERS",
+              "ganaug.classify.classic:CLASSICAL"]
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -15,7 +15,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from ganaug.classify.classic import random_affine
+from ganaug.classify.classic import CLASSICAL
+from ganaug.classify.imbalance import REBALANCE, class_weights, oversample
 from ganaug.data.pixels import to_unit_range
 from ganaug.device import autocast_dtype
 
@@ -55,9 +56,12 @@ class TrainSettings:
     """Stop after this many epochs without a better validation accuracy; None runs every epoch. Under the
     cosine schedule, stopping early also stops the decay: mnist5k-10 cells that stopped at epoch 12 of 30
     scored 26-47% on validation, and 80-89% when trained to the end."""
-    classic: bool = False
-    """Classical augmentation (random affine) on every training batch."""
+    classic: str | None = None
+    """A classical augmentation policy on every training batch (a CLASSICAL name such as "classic"), or none."""
     flip: bool = False
+    """Let the policy mirror images left-right: colour photos, never digits or text."""
+    rebalance: str | None = None
+    """A class-imbalance fix for real-only training sets (REBALANCE): "oversample" or "reweight"; None: neither."""
     seed: int = 0
     schedule: str = "cosine"
     """Learning rate over the `epochs`: "cosine" decays it to 0 so the last epochs settle (validation accuracy
@@ -66,6 +70,10 @@ class TrainSettings:
     def __post_init__(self) -> None:
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, not {self.schedule!r}")
+        if self.classic is not None:
+            CLASSICAL.get(self.classic)  # an unknown name fails here, naming the policies
+        if self.rebalance not in (None, *REBALANCE):
+            raise ValueError(f"rebalance must be one of {', '.join(REBALANCE)} or None, not {self.rebalance!r}")
 
 
 @dataclass
@@ -84,15 +92,38 @@ MIN_BATCHES_PER_EPOCH = 20
 a hundred images would otherwise be judged (and early-stopped) after a handful of optimiser steps."""
 
 
-def _epoch_batches(n: int, batch_size: int, generator: torch.Generator) -> list[Tensor]:
+def _batches_per_epoch(n: int, batch_size: int) -> int:
+    return max(MIN_BATCHES_PER_EPOCH, -(-n // batch_size))
+
+
+def _epoch_batches(n: int, batch_size: int, generator: torch.Generator,
+                   oversampled: Tensor | None = None) -> list[Tensor]:
+    """The epoch's batches of row indices: passes over the rows in random order or, given the rows' labels
+    (`oversampled`), as many full batches drawn inversely to class frequency."""
+    if oversampled is not None:
+        return list(oversample(oversampled, _batches_per_epoch(n, batch_size) * batch_size, generator)
+                    .split(batch_size))
     passes = max(1, -(-MIN_BATCHES_PER_EPOCH * batch_size // n))
     order = torch.cat([torch.randperm(n, generator=generator) for _ in range(passes)])
     batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
-    return [b for b in batches if len(b) > 1][: max(MIN_BATCHES_PER_EPOCH, -(-n // batch_size))]
+    return [b for b in batches if len(b) > 1][: _batches_per_epoch(n, batch_size)]
 
 
 def soft_cross_entropy(logits: Tensor, targets: Tensor, synthetic: Tensor) -> Tensor:
     return F.cross_entropy(logits, targets)
+
+
+def _rebalancing(train: TensorSet, rebalance: str | None) -> tuple[Tensor | None, Tensor | None]:
+    """(the rows' labels, to oversample by) or (a per-row factor for the targets, N x 1), as `rebalance` asks.
+
+    Scaling a one-hot target by w scales that image's cross-entropy by w: the class-weighted loss, through any
+    loss function that is linear in its targets (the soft cross-entropy and AugmentedLoss are)."""
+    if rebalance is None:
+        return None, None
+    if train.synthetic.any():
+        raise ValueError(f"rebalance={rebalance!r} is for real images only; the training set holds synthetic ones")
+    labels = train.targets.argmax(1)
+    return (labels, None) if rebalance == "oversample" else (None, class_weights(labels)[labels].unsqueeze(1))
 
 
 @torch.no_grad()
@@ -124,7 +155,9 @@ def train_classifier(model: nn.Module, train: TensorSet, val_images: Tensor, val
     model.to(device, memory_format=torch.channels_last)  # type: ignore[call-overload]
     optimizer = torch.optim.AdamW(model.parameters(), settings.lr, weight_decay=settings.weight_decay)
     generator = torch.Generator().manual_seed(settings.seed)
-    batches_per_epoch = max(MIN_BATCHES_PER_EPOCH, -(-len(train.images) // settings.batch_size))
+    policy = CLASSICAL.get(settings.classic) if settings.classic is not None else None
+    oversampled, loss_scale = _rebalancing(train, settings.rebalance)
+    batches_per_epoch = _batches_per_epoch(len(train.images), settings.batch_size)
     scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, settings.epochs * batches_per_epoch)
                  if settings.schedule == "cosine" else None)
     dtype = autocast_dtype("auto", device)
@@ -133,14 +166,14 @@ def train_classifier(model: nn.Module, train: TensorSet, val_images: Tensor, val
     epochs = tqdm(range(1, settings.epochs + 1), desc=desc, unit="epoch", disable=not progress, leave=False)
     for epoch in epochs:
         model.train()
-        for rows in _epoch_batches(len(train.images), settings.batch_size, generator):
-            x = to_unit_range(train.images[rows]).to(device)
-            if settings.classic:
-                x = random_affine(x, generator, flip=settings.flip)
+        for rows in _epoch_batches(len(train.images), settings.batch_size, generator, oversampled):
+            images = train.images[rows].to(device)
+            x = policy(images, generator, settings.flip) if policy is not None else to_unit_range(images)
             x = x.contiguous(memory_format=torch.channels_last)
             with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
                 logits = model(x)
-            loss = loss_fn(logits.float(), train.targets[rows].to(device), train.synthetic[rows].to(device))
+            targets = train.targets[rows] if loss_scale is None else train.targets[rows] * loss_scale[rows]
+            loss = loss_fn(logits.float(), targets.to(device), train.synthetic[rows].to(device))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

@@ -9,15 +9,25 @@ import click
 from ganaug.cli.choices import device_option
 
 
+class StrategiesOption(click.Option):
+    """--strategies, whose help names the strategies from the registries when it is shown (reading them loads
+    torch, which `ganaug --help` need not)."""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        from ganaug.stages.compare.grid import strategy_choices
+
+        self.help = f"Comma-separated: {strategy_choices()}."
+        return super().get_help_record(ctx)
+
+
 @click.command("compare")
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("--out", required=True, type=click.Path(path_type=Path),
               help="Results folder (a restarted comparison skips finished cells).")
 @click.option("--synthetic", type=click.Path(path_type=Path),
               help="A set from ganaug augment (default: generate one into RESULTS_DIR/synthetic).")
-@click.option("--strategies", default="baseline,classic,uniform,uniform+classic", show_default=True,
-              help="Comma-separated: baseline, classic, cas (synthetic only), any labelling strategy of "
-                   "ganaug augment --labels, or one with +classic (e.g. uniform+classic).")
+@click.option("--strategies", cls=StrategiesOption, default="baseline,classic,uniform,uniform+classic",
+              show_default=True)
 @click.option("--ratios", default="0.5,1,2", show_default=True, help="Synthetic images per real image.")
 @click.option("--seeds", type=click.IntRange(1, 1000), default=5, show_default=True,
               help="Seeds 0..N-1, the same for every strategy.")

@@ -3,12 +3,18 @@
 The split is written to the run directory as indices into the data source, so
 every later command (augment, compare) trains on exactly the images the GAN
 saw, selects on validation and tests on data neither has touched.
+
+The training split can be made long-tailed (data.imbalance_ratio), to measure
+augmentation where it is meant to help: the rare classes. Validation and test
+stay balanced, so per-class recall on test means the same for every class.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -30,6 +36,7 @@ class _SplitRecord(pydantic.BaseModel):
     test: list[int]
     fingerprint: str
     classes: list[str] | None = None
+    train_counts: list[int] | None = None
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,9 @@ class Split:
     """The data pool's fingerprint: a split only makes sense for the data it was made from."""
     classes: list[str] | None = None
     """The data's class names (None in runs made before ganaug recorded them)."""
+    train_counts: list[int] | None = None
+    """Training images per class, in class order, so a long-tailed split can be read off split.json (None in runs
+    made before ganaug recorded them). Not part of `id`: the indices already determine it."""
 
     @property
     def id(self) -> str:
@@ -75,6 +85,9 @@ class Split:
                 raise RunDirError(f"{path} is damaged: an image appears twice in the split ({role}); "
                                   "restore it, or start a new run")
             seen |= set(indices)
+        if self.train_counts is not None and self.train_counts != _class_counts(self.train, pool):
+            raise RunDirError(f"{path} is damaged: its train_counts do not match its training images; "
+                              "restore it, or start a new run")
         if self.classes is not None and self.classes != pool.class_names:
             raise RunDirError(f"{path} was made for the classes {', '.join(self.classes)}, but the data now has "
                               f"{', '.join(pool.class_names)}; restore the data, or start a new run")
@@ -86,11 +99,18 @@ def make_split(
     test_fraction: float,
     train_per_class: int = 0,
     seed: int = 0,
+    imbalance_ratio: float = 1.0,
 ) -> Split:
     """Stratified split; the source's own test split is kept as the test split where it has one.
 
     train_per_class > 0 keeps at most that many training images per class
     (the rest are unused, never moved to validation or test).
+    imbalance_ratio > 1 makes the training split long-tailed: class i keeps
+    long_tail_counts(head, ratio, K)[i] images, where head is train_per_class
+    when set, else the smallest class's training count (a class that cannot
+    supply its quota is a DataError). Head and tail follow class order, as in
+    the papers (class 0 is the largest). Validation and test are the balanced
+    split's, unchanged; 1 gives exactly the balanced split.
     """
     labels = pool.labels.numpy()
     everything = np.arange(len(labels))
@@ -101,10 +121,36 @@ def make_split(
     else:
         rest, test = _stratified(everything, labels, test_fraction, seed, pool.class_names)
         train, val = _stratified(rest, labels, val_fraction / (1 - test_fraction), seed + 1, pool.class_names)
-    if train_per_class:
-        train = _cap_per_class(train, labels, train_per_class, seed)
-    return Split(sorted(map(int, train)), sorted(map(int, val)), sorted(map(int, test)), pool.fingerprint(),
-                 list(pool.class_names))
+    if imbalance_ratio > 1:
+        available = np.bincount(labels[train], minlength=len(pool.class_names))
+        train = _keep_per_class(train, labels, _long_tail_quotas(available, train_per_class, imbalance_ratio,
+                                                                 pool.class_names), seed)
+    elif train_per_class:
+        train = _keep_per_class(train, labels, [train_per_class] * len(pool.class_names), seed)
+    kept = sorted(map(int, train))
+    return Split(kept, sorted(map(int, val)), sorted(map(int, test)), pool.fingerprint(), list(pool.class_names),
+                 _class_counts(kept, pool))
+
+
+def long_tail_counts(head: int, ratio: float, num_classes: int) -> list[int]:
+    """Training images per class of a long tail (Cui et al. 2019; Cao et al. 2019, LDAM): class i keeps
+    head * ratio^(-i / (K - 1)), rounded half up and at least 1, so class 0 keeps `head` and the last
+    head / ratio (1 where that is below one image)."""
+    steps = max(num_classes - 1, 1)
+    return [max(1, math.floor(head * ratio ** (-i / steps) + 0.5)) for i in range(num_classes)]
+
+
+def _long_tail_quotas(available: np.ndarray, head: int, ratio: float, class_names: Sequence[str]) -> list[int]:
+    """long_tail_counts from `head` (0: the smallest class's count); every class must have its quota, or the
+    counts would not follow the law the ratio promises."""
+    smallest = int(available.min())
+    quotas = long_tail_counts(head or smallest, ratio, len(class_names))
+    short = next((c for c, (want, have) in enumerate(zip(quotas, available, strict=True)) if have < want), None)
+    if short is not None:
+        raise DataError(f"data.imbalance_ratio = {ratio:g} needs {quotas[short]} training images of class "
+                        f"{class_names[short]!r}, but the split has {available[short]}; set data.train_per_class "
+                        f"to at most {smallest}, or 0 to start the tail from the smallest class's count")
+    return quotas
 
 
 def _stratified(
@@ -124,7 +170,12 @@ def _stratified(
     return kept, held
 
 
-def _cap_per_class(train: np.ndarray, labels: np.ndarray, per_class: int, seed: int) -> np.ndarray:
+def _keep_per_class(train: np.ndarray, labels: np.ndarray, quotas: Sequence[int], seed: int) -> np.ndarray:
+    """The first quotas[c] images of class c in one seeded shuffle: a smaller quota keeps a subset of a larger's."""
     shuffled = np.random.default_rng(seed).permutation(train)
-    keep = [idx for cls in np.unique(labels[shuffled]) for idx in shuffled[labels[shuffled] == cls][:per_class]]
-    return np.asarray(keep)
+    keep = [idx for cls in np.unique(labels[shuffled]) for idx in shuffled[labels[shuffled] == cls][:quotas[cls]]]
+    return np.asarray(keep, dtype=np.int64)
+
+
+def _class_counts(indices: list[int], pool: ImagePool) -> list[int]:
+    return np.bincount(pool.labels.numpy()[indices], minlength=len(pool.class_names)).tolist()

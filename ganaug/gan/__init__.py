@@ -7,4 +7,7 @@ recipe's [model.options]). As in timm, this package imports every architecture s
 itself; `models` defines the registry and imports none of them.
 """
 
-from ganaug.gan import dcgan  # noqa: F401  (registers "dcgan")
+from ganaug.gan import (
+    dcgan,  # noqa: F401  (registers "dcgan")
+    resnet,  # noqa: F401  (registers "resnet")
+)

@@ -16,7 +16,7 @@ from itertools import pairwise
 import torch
 from torch import Tensor, nn
 
-from ganaug.gan.layers import ConditionalNorm, add_spectral_norm, dcgan_init
+from ganaug.gan.layers import ConditionalNorm, add_spectral_norm, dcgan_init, projection_output
 from ganaug.gan.models import MODELS, DiscriminatorOutput, GanSpec
 
 
@@ -78,14 +78,7 @@ class Discriminator(nn.Module):
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> DiscriminatorOutput:
         h = self.features(x)
-        score = self.head(h).flatten()
-        pooled = h.sum(dim=(2, 3)) if self.embed is not None or self.classifier is not None else None
-        if self.embed is not None:
-            if y is None:
-                raise ValueError("a conditional discriminator needs class labels y")
-            score = score + (self.embed(y) * pooled).sum(dim=1)
-        logits = self.classifier(pooled) if self.classifier is not None else None
-        return DiscriminatorOutput(score, logits)
+        return projection_output(self.head(h).flatten(), h.sum(dim=(2, 3)), y, self.embed, self.classifier)
 
 
 @MODELS.register("dcgan")

@@ -2,7 +2,8 @@
 and generated images alike, in both the discriminator and generator steps, so
 D cannot overfit a small training set while G still learns the clean
 distribution. Ranges follow the paper's reference implementation; images are
-in [-1, 1].
+in [-1, 1]. With ADA (ganaug.gan.ada) the policies reach only a fraction p of
+the images, p adapted to how much D overfits.
 """
 
 from __future__ import annotations
@@ -65,19 +66,28 @@ class DiffAugment:
 
     generator: the random stream to draw from (the training step's own, so that nothing touches torch's
     global RNG and a resumed run draws exactly what an uninterrupted one would).
+    strength: ADA's probability p (ganaug.gan.ada), a 0-d tensor its controller updates in place: each image then
+    gets the policies with probability p (else it passes unchanged), drawn after the policies' own draws, so p = 1
+    augments a batch exactly as no strength does and p = 0 leaves it as it is. None (the default): every image.
     """
 
-    def __init__(self, policies: Sequence[str] = (), generator: torch.Generator | None = None) -> None:
+    def __init__(self, policies: Sequence[str] = (), generator: torch.Generator | None = None,
+                 strength: Tensor | None = None) -> None:
         unknown = [p for p in policies if p not in POLICIES]
         if unknown:
             raise ValueError(f"unknown DiffAugment policy {unknown[0]!r}; use any of {', '.join(POLICIES)}")
         self.policies = list(policies)
         self.generator = generator
+        self.strength = strength
 
     def __call__(self, x: Tensor) -> Tensor:
+        augmented = x
         for name in self.policies:
-            x = POLICIES[name](x, self.generator)
-        return x
+            augmented = POLICIES[name](augmented, self.generator)
+        if self.strength is None:
+            return augmented
+        chosen = torch.rand(x.shape[0], 1, 1, 1, device=x.device, generator=self.generator) < self.strength
+        return torch.where(chosen, augmented, x)  # compared on the device: no host sync
 
     def __bool__(self) -> bool:
         return bool(self.policies)

@@ -6,6 +6,8 @@ from typing import Any
 
 from torch import Tensor, nn
 
+from ganaug.gan.models import DiscriminatorOutput
+
 
 class ConditionalNorm(nn.Module):
     """Any norm layer, made class-conditional (de Vries et al. 2017) when num_classes > 0.
@@ -22,11 +24,7 @@ class ConditionalNorm(nn.Module):
         self.scale: nn.Embedding | None = None
         self.shift: nn.Embedding | None = None
         if num_classes:
-            if getattr(norm, "affine", False):
-                raise ValueError("a conditional norm brings its own scale and shift: give it a norm with affine=False")
-            channels = getattr(norm, "num_features", getattr(norm, "num_channels", None))
-            if channels is None:
-                raise TypeError(f"cannot tell how many channels {type(norm).__name__} normalises")
+            channels = _conditioned_channels(norm)
             self.scale = nn.Embedding(num_classes, channels)
             self.shift = nn.Embedding(num_classes, channels)
             nn.init.ones_(self.scale.weight)
@@ -39,8 +37,53 @@ class ConditionalNorm(nn.Module):
             return h
         if y is None:
             raise ValueError("a conditional norm needs class labels y")
-        shape = (len(y), -1) + (1,) * (x.dim() - 2)  # N x C x 1 x 1 for images
-        return h * self.scale(y).view(shape) + self.shift(y).view(shape)
+        return _modulate(h, self.scale(y), self.shift(y))
+
+
+class ProjectedNorm(nn.Module):
+    """Any norm layer with its gain and bias projected linearly from a conditioning vector (BigGAN, Brock et al. 2019).
+
+    BigGAN's class-conditional batch norm: the class goes through one embedding shared by every layer (often joined
+    by a chunk of z), and each layer maps that vector to its own gain (1 + W_g c) and bias (W_b c), instead of
+    ConditionalNorm's embedding table per layer: fewer parameters, and classes share what they learn. It wraps the
+    norm, as ConditionalNorm does, so convert_sync_batchnorm converts the inner layer. cond_dim > 0: `norm` needs
+    affine=False. cond_dim = 0: the norm alone, the vector ignored.
+    """
+
+    def __init__(self, norm: nn.Module, cond_dim: int = 0) -> None:
+        super().__init__()
+        self.norm = norm
+        self.to_gain: nn.Linear | None = None
+        self.to_bias: nn.Linear | None = None
+        if cond_dim:
+            channels = _conditioned_channels(norm)
+            self.to_gain = nn.Linear(cond_dim, channels, bias=False)
+            self.to_bias = nn.Linear(cond_dim, channels, bias=False)
+
+    def forward(self, x: Tensor, c: Tensor | None = None) -> Tensor:
+        """c: N x cond_dim conditioning vectors (None when unconditional)."""
+        h = self.norm(x)
+        if self.to_gain is None or self.to_bias is None:
+            return h
+        if c is None:
+            raise ValueError("a conditional norm needs its conditioning vector")
+        return _modulate(h, 1 + self.to_gain(c), self.to_bias(c))
+
+
+def _conditioned_channels(norm: nn.Module) -> int:
+    """The channel count of a norm whose scale and shift the conditioning will supply (so it must have none)."""
+    if getattr(norm, "affine", False):
+        raise ValueError("a conditional norm brings its own scale and shift: give it a norm with affine=False")
+    channels = getattr(norm, "num_features", getattr(norm, "num_channels", None))
+    if channels is None:
+        raise TypeError(f"cannot tell how many channels {type(norm).__name__} normalises")
+    return int(channels)
+
+
+def _modulate(h: Tensor, scale: Tensor, shift: Tensor) -> Tensor:
+    """h (N x C x ...) scaled and shifted per sample and channel by N x C tensors."""
+    shape = (len(h), -1) + (1,) * (h.dim() - 2)  # N x C x 1 x 1 for images
+    return h * scale.view(shape) + shift.view(shape)
 
 
 def _inner_norm_keys(module: nn.Module, state_dict: dict[str, Any], prefix: str, *_: Any) -> None:
@@ -66,3 +109,14 @@ def add_spectral_norm(module: nn.Module) -> None:
     for child in list(module.modules()):
         if isinstance(child, (nn.Conv2d, nn.Linear, nn.Embedding)):
             nn.utils.parametrizations.spectral_norm(child)
+
+
+def projection_output(score: Tensor, pooled: Tensor, y: Tensor | None, embed: nn.Module | None,
+                      classifier: nn.Module | None) -> DiscriminatorOutput:
+    """D's output from its unconditional score and pooled features: the projection term <embed(y), pooled> (Miyato &
+    Koyama 2018) when conditional, and the AC-GAN logits when D has that head."""
+    if embed is not None:
+        if y is None:
+            raise ValueError("a conditional discriminator needs class labels y")
+        score = score + (embed(y) * pooled).sum(dim=1)
+    return DiscriminatorOutput(score, classifier(pooled) if classifier is not None else None)

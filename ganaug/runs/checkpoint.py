@@ -3,7 +3,8 @@
 A checkpoint is a folder `checkpoints/step_000300/` written under a temporary
 name and renamed when complete, so the newest folder is always whole.
 It holds the generator, discriminator and EMA generator weights, both
-optimisers, the batch sampler, the RNG states and the step.
+optimisers, the batch sampler, the RNG states, the LeCam anchors, the ADA
+strength and its accumulators, and the step.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pydantic
@@ -21,14 +22,18 @@ from torch import Tensor
 from ganaug import __version__
 from ganaug.data.batches import InMemoryBatches
 from ganaug.errors import RunDirError, TrainingDiverged
+from ganaug.gan.ada import AdaptiveStrength
 from ganaug.gan.ema import EmaGenerator
+from ganaug.gan.lecam import LeCam
 from ganaug.gan.models import Discriminator, GanSpec, Generator, Trainable
 from ganaug.io import atomic_dir, first_line, read_json
 from ganaug.tensorfile import load_into, load_tensors, save_tensors
 
-FORMAT = 2
-"""2: the training step's own RNG stream (rng.step); 1 (still read): torch's global CPU RNG (rng.cpu)."""
-READABLE = (1, 2)
+FORMAT = 3
+"""3: the LeCam anchors (lecam.*) and the ADA state (ada.*); 2 (still read): the training step's own RNG stream
+(rng.step); 1 (still read): torch's global CPU RNG (rng.cpu). Formats 1 and 2 predate LeCam and ADA (their runs
+had neither), so they load with anchors 0 and p 0."""
+READABLE = (1, 2, 3)
 EMA_FILE = "ema_generator.safetensors"
 BEST_INFO = "best.json"
 RESUME_ADVICE = "delete that checkpoint folder to resume from an older one"
@@ -58,6 +63,10 @@ class GanParts:
     """The training step's own random stream (noise, DiffAugment, penalties): torch's global RNG is never used."""
     spec: GanSpec
     """Where z_dim and the number of classes come from (not the modules, which a DDP wrapper would hide)."""
+    lecam: LeCam = field(default_factory=LeCam)
+    """The discriminator's LeCam term and its anchors (off by default)."""
+    ada: AdaptiveStrength = field(default_factory=AdaptiveStrength)
+    """The adaptive augmentation strength p and its interval's accumulators (off by default)."""
 
 
 def checkpoint_name(step: int) -> str:
@@ -75,7 +84,9 @@ def save_checkpoint(folder: Path, step: int, parts: GanParts, batches: InMemoryB
     check_finite(modules, step)
     target = folder / checkpoint_name(step)
     training: dict[str, Tensor] = {"rng.step": parts.rng.get_state()}
-    training.update({f"batches.{k}": v for k, v in batches.state_dict().items()})
+    for prefix, tensors in (("batches", batches.state_dict()), ("lecam", parts.lecam.state_dict()),
+                            ("ada", parts.ada.state_dict())):
+        training.update({f"{prefix}.{k}": v for k, v in tensors.items()})
     optimizers = {}
     for name, opt in (("opt_g", parts.opt_g), ("opt_d", parts.opt_d)):
         tensors, meta = _split_optimizer_state(opt)
@@ -123,11 +134,13 @@ def load_checkpoint(path: Path, parts: GanParts, batches: InMemoryBatches) -> in
     try:
         parts.ema.updates = state.ema_updates
         for name, opt in (("opt_g", parts.opt_g), ("opt_d", parts.opt_d)):
-            tensors = {k[len(name) + 1 :]: v for k, v in training.items() if k.startswith(f"{name}.")}
-            opt.load_state_dict(_join_optimizer_state(tensors, state.optimizers[name]))
+            opt.load_state_dict(_join_optimizer_state(_prefixed(training, name), state.optimizers[name]))
             _check_optimizer(opt)
-        batches.load_state_dict({k[len("batches.") :]: v for k, v in training.items() if k.startswith("batches.")})
+        batches.load_state_dict(_prefixed(training, "batches"))
         parts.rng.set_state(training["rng.step" if state.format >= 2 else "rng.cpu"])
+        if state.format >= 3:  # older checkpoints leave the fresh parts' anchors 0 and p 0 (FORMAT)
+            parts.lecam.load_state_dict(_prefixed(training, "lecam"))
+            parts.ada.load_state_dict(_prefixed(training, "ada"))
     except (KeyError, ValueError, RuntimeError, TypeError, IndexError) as e:
         raise RunDirError(f"checkpoint {path} is damaged ({first_line(e)}); {RESUME_ADVICE}") from None
     return state.step
@@ -152,6 +165,11 @@ def read_state(path: Path) -> CheckpointState:
 def prune_checkpoints(folder: Path, keep: int) -> None:
     for old in list_checkpoints(folder)[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def _prefixed(tensors: dict[str, Tensor], prefix: str) -> dict[str, Tensor]:
+    """The tensors saved under `prefix.`, without it."""
+    return {k[len(prefix) + 1 :]: v for k, v in tensors.items() if k.startswith(f"{prefix}.")}
 
 
 def _check_optimizer(opt: torch.optim.Optimizer) -> None:

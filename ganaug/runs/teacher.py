@@ -27,7 +27,7 @@ from ganaug.tensorfile import load_into, save_tensors
 
 FOLDER = "teacher"
 ARCHITECTURE = "small-cnn"
-SETTINGS = TrainSettings(epochs=40, batch_size=64, lr=2e-3, classic=True, seed=0)
+SETTINGS = TrainSettings(epochs=40, batch_size=64, lr=2e-3, classic="classic", seed=0)
 
 
 @dataclass
@@ -56,9 +56,17 @@ def get_teacher(run: RunDir, device: torch.device, *, progress: bool = True) -> 
     trained (and saved) one."""
     teacher = _load(run, device)
     if (teacher is not None and teacher.info["split_hash"] == split_hash(run.load_split())
-            and teacher.info.get("settings") == asdict(SETTINGS)):
+            and _as_today(teacher.info.get("settings")) == asdict(SETTINGS)):
         return teacher
     return train_teacher(run, device, progress=progress)
+
+
+def _as_today(saved: object) -> object:
+    """Settings saved by earlier versions in today's spelling: `classic` was a bool (True meant the random affine
+    policy, which trains to the same weights) and `rebalance` did not exist; anything else is compared as saved."""
+    if not isinstance(saved, dict) or not isinstance(saved.get("classic"), bool):
+        return saved
+    return {**saved, "classic": "classic" if saved["classic"] else None, "rebalance": saved.get("rebalance")}
 
 
 def train_teacher(run: RunDir, device: torch.device, *, progress: bool = True) -> Teacher:

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
-from sklearn.metrics import f1_score, recall_score
+from sklearn.metrics import balanced_accuracy_score, f1_score, recall_score
 
 from ganaug.classify import ClassifierSpec, TensorSet, TrainResult, TrainSettings, create_classifier, train_classifier
 from ganaug.classify.train import LossFn, predict
 from ganaug.seeding import seeded
 from ganaug.stages.compare.data import CompareData
 from ganaug.stages.compare.grid import Cell
+
+SMALL_CLASSES = 3
+"""small_class_recall averages the test recall of this many classes: those with the fewest real training images."""
 
 
 @dataclass(frozen=True)
@@ -38,11 +43,11 @@ def train_cell(data: CompareData, cell: Cell, settings: ClassifierSettings,
 def _train(data: CompareData, cell: Cell, settings: ClassifierSettings, device: torch.device, train: TensorSet,
            outputs: int, loss: LossFn) -> TrainResult:
     model = create_classifier(settings.model, ClassifierSpec(data.channels, outputs, data.image_size))
-    # Classical augmentation: random affine for every data set; left-right flips only for colour images
+    # Classical augmentation: the cell's policy for every data set; left-right flips only for colour images
     # (natural photos), never for grey ones such as digits, where a mirrored 2 is not a 2.
     train_settings = TrainSettings(epochs=settings.epochs, batch_size=settings.batch_size, lr=settings.lr,
                                    patience=settings.patience, classic=cell.classic, flip=data.channels == 3,
-                                   seed=cell.seed, schedule=settings.schedule)
+                                   rebalance=cell.rebalance, seed=cell.seed, schedule=settings.schedule)
     return train_classifier(model, train, data.val.images, data.val.labels, train_settings,
                             real_classes=data.num_classes, loss_fn=loss, device=device)
 
@@ -54,12 +59,26 @@ def run_cell(data: CompareData, cell: Cell, settings: ClassifierSettings, device
     predicted = predict(result.model, data.test.images, data.num_classes).argmax(1).numpy()
     truth = data.test.labels.numpy()
     recalls = recall_score(truth, predicted, labels=range(data.num_classes), average=None, zero_division=0)
+    # Real training images per class (their targets are one-hot), to find the small classes
+    real_counts = torch.bincount(train.targets[~train.synthetic, :data.num_classes].argmax(1),
+                                 minlength=data.num_classes).tolist()
     return {
         "strategy": cell.name, "ratio": cell.ratio, "seed": cell.seed, "key": cell.key,
         "real_images": int((~train.synthetic).sum()), "synthetic_images": int(train.synthetic.sum()),
         "test_accuracy": float((predicted == truth).mean()),
         "macro_f1": float(f1_score(truth, predicted, average="macro", zero_division=0)),
+        **imbalance_scores(truth, predicted, real_counts),
         "val_accuracy": result.val_accuracy, "best_epoch": result.best_epoch, "epochs": result.epochs_run,
         "seconds": time.perf_counter() - started,
         **{f"recall_{name}": float(r) for name, r in zip(data.class_names, recalls, strict=True)},
     }
+
+
+def imbalance_scores(truth: np.ndarray, predicted: np.ndarray, train_counts: Sequence[int]) -> dict[str, float]:
+    """What a long-tailed training split hurts: balanced_accuracy (the mean recall of the classes on test) and
+    small_class_recall, the mean test recall of the SMALL_CLASSES classes with the fewest training images (ties
+    by class order, so on a balanced split the first three), where added images should help most."""
+    smallest = sorted(range(len(train_counts)), key=lambda c: (train_counts[c], c))[:SMALL_CLASSES]
+    return {"balanced_accuracy": float(balanced_accuracy_score(truth, predicted)),
+            "small_class_recall": float(recall_score(truth, predicted, labels=smallest, average="macro",
+                                                     zero_division=0))}

@@ -109,11 +109,11 @@ class CompareData:
     def synthetic_set(self) -> tuple[SynthSet, Tensor, SampleInfo]:
         """The synthetic set, its images and what is known about them, for a cell that uses the GAN."""
         if self.synthetic is None or self.synthetic_images is None or self.synthetic_info is None:
-            raise UsageError("strategies other than baseline and classic need a synthetic set")
+            raise UsageError("strategies with GAN images need a synthetic set")
         return self.synthetic, self.synthetic_images, self.synthetic_info
 
     def labeller_for(self, cell: Cell) -> Labeller | None:
-        if cell.strategy == "baseline":
+        if not cell.uses_gan:
             return None
         if cell.strategy == CAS:  # images alone must carry the class: the generated-for class, else the teacher's
             return create_labeller("conditional" if self.synthetic_set()[0].conditional else "argmax")

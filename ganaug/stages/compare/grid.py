@@ -1,9 +1,10 @@
 """The comparison grid: which (strategy, ratio, seed) cells to train, each named by a stable key.
 
-Strategies are `baseline` (real data only), `classic` (real data with classical
-augmentation), any labelling strategy (`uniform`, `extra`, ...), a labelling
-strategy on top of classical augmentation (`uniform+classic`), and `cas`
-(synthetic images only, the Classification Accuracy Score).
+Strategies are `baseline` (real data only), a classical augmentation policy (`classic`, `trivialaugment`, ...:
+CLASSICAL), a class-imbalance fix (`oversample`, `reweight`), any labelling strategy (`uniform`, `extra`, ...),
+a fix or a labelling strategy on top of a policy (`uniform+classic`, `oversample+trivialaugment`), and `cas`
+(synthetic images only, the Classification Accuracy Score). Strategies without GAN images are the classical
+ones, among which the best (on validation) is the baseline GAN strategies must beat.
 """
 
 from __future__ import annotations
@@ -13,28 +14,33 @@ import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ganaug.classify.classic import CLASSICAL
+from ganaug.classify.imbalance import REBALANCE
 from ganaug.errors import UsageError, shown
 from ganaug.labels import LABELLERS
 from ganaug.limits import SEED_MAX
 
-PLAIN = ("baseline", "classic")
 CAS = "cas"
+REAL_ONLY = ("baseline", *REBALANCE)
+"""Strategies that train on real images alone (with or without a classical policy)."""
 
 
 @dataclass(frozen=True)
 class Cell:
     strategy: str
-    """baseline, cas, or a labelling strategy."""
-    classic: bool
+    """baseline, oversample, reweight, cas, or a labelling strategy."""
+    classic: str | None
+    """The classical augmentation policy on top (a CLASSICAL name), or None."""
     ratio: float
-    """Synthetic images per real image (0 for baseline and classic)."""
+    """Synthetic images per real image (0 for strategies without GAN images)."""
     seed: int
 
     @property
     def name(self) -> str:
+        """As --strategies spells it: a policy alone is named by itself (`classic`), a combination `uniform+classic`."""
         if self.strategy == "baseline" and self.classic:
-            return "classic"
-        return self.strategy + ("+classic" if self.classic else "")
+            return self.classic
+        return self.strategy + (f"+{self.classic}" if self.classic else "")
 
     @property
     def key(self) -> str:
@@ -42,30 +48,46 @@ class Cell:
 
     @property
     def uses_gan(self) -> bool:
-        return self.strategy != "baseline"
+        return self.strategy not in REAL_ONLY
+
+    @property
+    def rebalance(self) -> str | None:
+        return self.strategy if self.strategy in REBALANCE else None
 
 
-def parse_strategies(text: str | Sequence[str]) -> list[tuple[str, bool]]:
-    """'baseline,classic,uniform,uniform+classic' -> [(strategy, classic), ...], checked."""
+def strategy_choices() -> str:
+    """What --strategies accepts, read from the registries (for its help and its error messages)."""
+    return (f"baseline; a classical augmentation policy ({', '.join(CLASSICAL.names())}); a class-imbalance fix "
+            f"({', '.join(REBALANCE)}); a labelling strategy ({', '.join(LABELLERS.names())}); {CAS} (synthetic "
+            "images only); or a fix or labelling strategy with +POLICY (e.g. uniform+classic, "
+            "oversample+trivialaugment)")
+
+
+def parse_strategies(text: str | Sequence[str]) -> list[tuple[str, str | None]]:
+    """'baseline,classic,uniform,uniform+classic' -> [(strategy, classical policy or None), ...], checked."""
     names = [n.strip() for n in (text.split(",") if isinstance(text, str) else text) if n.strip()]
     if not names:
         raise UsageError("--strategies is empty; name at least one, e.g. baseline,classic,uniform")
-    parsed = []
+    parsed: list[tuple[str, str | None]] = []
     for name in names:
-        base, plus, rest = name.partition("+")
-        if name in PLAIN:
-            parsed.append(("baseline", name == "classic"))
-        elif base in LABELLERS and (not plus or rest == "classic"):
-            parsed.append((base, bool(plus)))
-        elif name == CAS:
-            parsed.append((CAS, False))
+        base, plus, policy = name.partition("+")
+        if name == "baseline" or name == CAS:
+            parsed.append((name, None))
+        elif name in CLASSICAL:
+            parsed.append(("baseline", name))
+        elif (base in LABELLERS or base in REBALANCE) and (not plus or policy in CLASSICAL):
+            parsed.append((base, policy or None))
         else:
-            choices = ", ".join([*PLAIN, *LABELLERS.names(), CAS])
-            raise UsageError(f"unknown strategy {name!r} in --strategies; choose from {choices}, "
-                              "or a labelling strategy with +classic (e.g. uniform+classic)")
+            raise UsageError(f"unknown strategy {name!r} in --strategies; choose {strategy_choices()}")
     if len(set(parsed)) != len(parsed):
         raise UsageError(f"--strategies names a strategy twice: {','.join(names)}")
     return parsed
+
+
+def is_classical(name: str) -> bool:
+    """Whether the strategy of that name (as runs.csv has it) trains without GAN images."""
+    [(strategy, _)] = parse_strategies([name])
+    return strategy in REAL_ONLY
 
 
 MAX_RATIO = 1000
@@ -101,7 +123,7 @@ def parse_seeds(seeds: int | Sequence[int]) -> list[int]:
     return chosen
 
 
-def build_grid(strategies: list[tuple[str, bool]], ratios: list[float], seeds: int | Sequence[int]) -> list[Cell]:
+def build_grid(strategies: list[tuple[str, str | None]], ratios: list[float], seeds: int | Sequence[int]) -> list[Cell]:
     """Seed-major order, so an interrupted grid has every strategy at the same seeds so far.
 
     seeds: how many (seeds 0 to n-1), or which. Every cell of seed s trains from seed s: differences between
@@ -110,10 +132,10 @@ def build_grid(strategies: list[tuple[str, bool]], ratios: list[float], seeds: i
     cells = []
     for seed in parse_seeds(seeds):
         for strategy, classic in strategies:
-            if strategy == "baseline":
+            if strategy in REAL_ONLY:
                 cells.append(Cell(strategy, classic, 0.0, seed))
             elif strategy == CAS:
-                cells.append(Cell(CAS, False, 1.0, seed))
+                cells.append(Cell(CAS, None, 1.0, seed))
             else:
                 cells.extend(Cell(strategy, classic, ratio, seed) for ratio in ratios)
     return cells

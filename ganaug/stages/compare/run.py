@@ -4,7 +4,8 @@ RESULTS_DIR/
   compare.json     the exact command, settings, versions and machine
   synthetic/       the synthetic set used (generated here unless --synthetic names one)
   runs.csv         one row per (strategy, ratio, seed) cell, written after every cell
-  summary.csv/.md  mean ± std, 95% interval, paired differences to baseline and classic with p-values
+  summary.csv/.md  mean ± std, 95% interval, paired differences to baseline, classic and the best classical
+                   strategy (chosen on validation; Holm-corrected) with p-values
   accuracy.png     accuracy against ratio per strategy
   synthetic_quality.json  FID, precision/recall, memorisation, label agreement of the synthetic set used
 

@@ -28,7 +28,7 @@ def run_header(recipe: Recipe, pool: ImagePool, split: Split, device: torch.devi
         f"data:       {pool.source}: {pool.num_classes} classes ({_names(pool.class_names)}), "
         f"{pool.channels} channel{'s' if pool.channels > 1 else ''}, {size}",
         f"split:      {len(split.train)} train / {len(split.val)} validation / {len(split.test)} test images "
-        f"(train per class: {min(train_counts)}-{max(train_counts)})",
+        f"(train per class: {min(train_counts)}-{max(train_counts)}{_long_tail(d.imbalance_ratio)})",
     ]
     if pool.skipped or pool.unreadable:
         lines.append(f"left out:   {len(pool.skipped)} files that are not images ({_names(list(pool.skipped))}), "
@@ -41,6 +41,10 @@ def run_header(recipe: Recipe, pool: ImagePool, split: Split, device: torch.devi
         f"{t.steps} steps of {t.batch_size} images",
     ]
     return lines
+
+
+def _long_tail(ratio: float) -> str:
+    return f", long-tailed: data.imbalance_ratio = {ratio:g}" if ratio > 1 else ""
 
 
 def _precision(asked: str, dtype: torch.dtype | None, device: torch.device) -> str:

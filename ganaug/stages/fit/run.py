@@ -17,8 +17,10 @@ from ganaug.data import ImagePool, InMemoryBatches, Split, load_pool, make_split
 from ganaug.data.user import PYTHON
 from ganaug.device import autocast_dtype, resolve_device
 from ganaug.errors import DataError, RunDirError, TrainingDiverged
+from ganaug.gan.ada import AdaptiveStrength
 from ganaug.gan.diffaugment import DiffAugment
 from ganaug.gan.ema import EmaGenerator
+from ganaug.gan.lecam import LeCam
 from ganaug.gan.losses import create_loss
 from ganaug.gan.models import create_gan
 from ganaug.gan.regularisers import create_regularisers
@@ -97,7 +99,7 @@ def _train(run: RunDir, recipe: Recipe, pool: ImagePool, split: Split, device: t
     _record_session(run, recipe, pool, device, changed)  # only once nothing on the input can fail
 
     step = GanStep(parts, create_loss(recipe.loss.name, recipe.loss.gp_weight, recipe.loss.clip), batches,
-                   DiffAugment(recipe.train.diffaugment_policies, parts.rng), recipe.train.d_steps,
+                   DiffAugment(recipe.train.diffaugment_policies, parts.rng, parts.ada.strength), recipe.train.d_steps,
                    recipe.model.ac_weight, autocast_dtype(recipe.train.precision, device),
                    create_regularisers(recipe.model.g_regularisers))
     trainer = Trainer(step, recipe.train.steps, _hooks(run, recipe, pool, parts, batches, progress), recipe.log.every,
@@ -137,7 +139,8 @@ def _divergence_advice(run: RunDir, recipe: Recipe) -> str:
 
 
 def build_parts(recipe: Recipe, pool: ImagePool, device: torch.device) -> GanParts:
-    """Models initialised from train.seed, optimisers, the training step's own random stream, and the spec."""
+    """Models initialised from train.seed, optimisers, the training step's own random stream, the spec, and the
+    LeCam and ADA state (off unless the recipe turns them on)."""
     t = recipe.train
     spec = gan_spec(recipe, pool.channels, pool.image_size, pool.num_classes)
     memory_format = torch.channels_last if t.channels_last else torch.contiguous_format
@@ -147,7 +150,8 @@ def build_parts(recipe: Recipe, pool: ImagePool, device: torch.device) -> GanPar
     betas = (t.beta1, t.beta2)
     return GanParts(G, D, EmaGenerator(G, t.ema_decay), torch.optim.Adam(G.parameters(), t.lr_g, betas=betas),
                     torch.optim.Adam(D.parameters(), t.lr_d, betas=betas),
-                    torch.Generator(device).manual_seed(t.seed), spec)
+                    torch.Generator(device).manual_seed(t.seed), spec, LeCam(recipe.loss.lecam_weight, device),
+                    AdaptiveStrength(t.ada_target, t.ada_interval, t.ada_kimg, device))
 
 
 RESUMABLE_CHANGES = ("train.steps", "train.lr_g", "train.lr_d")
@@ -183,7 +187,7 @@ def _check_resumable(run: RunDir, dataset: object) -> None:
 
 def _make_split(pool: ImagePool, recipe: Recipe) -> Split:
     d = recipe.data
-    return make_split(pool, d.val_fraction, d.test_fraction, d.train_per_class, d.split_seed)
+    return make_split(pool, d.val_fraction, d.test_fraction, d.train_per_class, d.split_seed, d.imbalance_ratio)
 
 
 def _resumed_split(run: RunDir, pool: ImagePool, recipe: Recipe) -> Split:

@@ -1,7 +1,8 @@
 """One GAN training iteration: k discriminator updates, then one generator update.
 
 The models are used only through the Generator and Discriminator protocols (ganaug.gan.models); z_dim and
-whether the run is conditional come from parts.spec, never from attributes of the modules.
+whether the run is conditional come from parts.spec, never from attributes of the modules. LeCam regularisation and
+the ADA strength are options of every model: their state lives in parts (and so in checkpoints), their work here.
 """
 
 from __future__ import annotations
@@ -26,7 +27,10 @@ class GanStep:
 
     Nothing here reads a value back to the host, so on a GPU the iteration runs
     without syncs; the trainer reads the metrics in batches. Generator regularisers
-    add weight x term to loss_g, and each term is a metric of its own, reg_<name>.
+    add weight x term to loss_g, and each term is a metric of its own, reg_<name>. With parts.lecam on, every
+    D update adds lecam_weight x the LeCam term to loss_d (metric `lecam`, the last update's term); with parts.ada
+    on, D's scores on real batches steer the augmentation probability (metrics `ada_p`, the p this step
+    augmented with, and `ada_rt`). `augment` must then hold parts.ada.strength.
     """
 
     def __init__(
@@ -47,7 +51,7 @@ class GanStep:
         self.device = next(parts.generator.parameters()).device
 
     def __call__(self) -> dict[str, Tensor]:
-        G, D = self.parts.generator, self.parts.discriminator
+        G, D, lecam, ada = self.parts.generator, self.parts.discriminator, self.parts.lecam, self.parts.ada
         for i in range(self.d_steps):
             real, labels = self.batches.next()
             y = labels if self.conditional else None
@@ -63,6 +67,11 @@ class GanStep:
                 penalty = self.loss.penalty(_critic(D, y), real_in, fake_in, self.parts.rng)
                 if penalty is not None:
                     loss_d = loss_d + penalty
+                if lecam.enabled:
+                    lecam_term = lecam(d_real.score.float(), d_fake.score.float())
+                    loss_d = loss_d + lecam.weight * lecam_term
+            if ada.enabled:
+                ada.observe(d_real.score)
             self.parts.opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             self.parts.opt_d.step()
@@ -81,13 +90,20 @@ class GanStep:
         self.parts.opt_g.step()
         D.requires_grad_(True)
         self.parts.ema.update(G)
-        return {
+        metrics = {
             "loss_d": loss_d.detach(),
             "loss_g": loss_g.detach(),
             "d_real": d_real.score.detach().float().mean(),
             "d_fake": d_fake.score.detach().float().mean(),
             **{f"reg_{name}": term.detach() for name, term in terms.items()},
         }
+        if lecam.enabled:
+            metrics["lecam"] = lecam_term.detach()
+        if ada.enabled:
+            metrics["ada_p"] = ada.p.clone()  # copies: p and r_t change in place, the trainer reads these later
+            ada.end_step()
+            metrics["ada_rt"] = ada.rt.clone()
+        return metrics
 
     def _aux_loss(self, out: DiscriminatorOutput, y: Tensor | None) -> Tensor | float:
         if out.class_logits is None or y is None:
