@@ -25,14 +25,16 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", default="runs/quality")
     parser.add_argument("--out", default="results/quality")
+    parser.add_argument("--title", default="Generator quality over training, with and without DiffAugment")
+    parser.add_argument("--made-by", default="bash benchmarks/quality_over_training.sh` (recipes mnist5k and digits, "
+                        "`eval.every` set, everything else default")
     args = parser.parse_args(argv)
     runs = {p.name: RunDir(p) for p in sorted(Path(args.runs).iterdir()) if (p / "evaluations.jsonl").is_file()}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     plot({name: run.read_evaluations() for name, run in runs.items()}, out / "quality_over_training.png")
-    lines = ["# Generator quality over training, with and without DiffAugment\n",
-             "Made by `bash benchmarks/quality_over_training.sh` (recipes mnist5k and digits, `eval.every` set, "
-             "everything else default) on the 2-core CPU machine. Every evaluation: 1,000 images from fixed noise "
+    lines = [f"# {args.title}\n",
+             f"Made by `{args.made_by}) on the 2-core CPU machine. Every evaluation: 1,000 images from fixed noise "
              "against the validation split, in the run's teacher's feature space. Near-copies: share of generated "
              "images closer to a training image than half the typical training-neighbour distance.\n",
              "| run | steps | final FID | best FID (step) | precision | recall | coverage | near-copies "
@@ -49,7 +51,7 @@ def main(argv: list[str] | None = None) -> None:
         if samples.is_file():
             shutil.copyfile(samples, out / f"samples_{name}.png")
     lines += ["", "The best checkpoint of each run by `ganaug evaluate --checkpoint best --count 2000` (reports copied "
-              "to results/quality/<run>/), with the sanity references: FID between two halves of the validation split "
+              f"to {out}/<run>/), with the sanity references: FID between two halves of the validation split "
               "(the floor at this sample size) and of pixel-shuffled validation images.\n",
               "| run | best step | FID | KID | precision | recall | density | coverage | near-copies (held-out real) "
               "| FID real vs real | FID shuffled pixels |",
