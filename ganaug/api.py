@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -108,7 +107,7 @@ def fit(recipe: str | os.PathLike | Recipe | None, out: str | os.PathLike | None
     if out is None:
         if resume:
             raise UsageError("resume=True needs out, the run folder to continue")
-        out = Path("runs") / f"{name}-{datetime.now():%Y%m%d-%H%M%S}"
+        out = RunDir.default_path(name)
     given = {} if dataset is None else {"dataset": dataset}
     return fit_stage(config, out, device=device, resume=resume, progress=progress, **given)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime
 from pathlib import Path
 
 import click
@@ -43,7 +42,7 @@ def fit_command(recipe: str, out: Path | None, steps: int | None, seed: int | No
              + ([f"train.seed={seed}"] if seed is not None else []))
     config, name = load_recipe(recipe, extra)
     if out is None:
-        out = Path("runs") / f"{name}-{datetime.now():%Y%m%d-%H%M%S}"
+        out = RunDir.default_path(name)
     started = time.perf_counter()
     result = fit(config, out, device=device, resume=resume)
     run = result.run

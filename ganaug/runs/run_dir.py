@@ -21,6 +21,7 @@ import math
 import shutil
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
@@ -77,6 +78,11 @@ class RunDir:
     """Metrics measured during fit (every eval.every steps)."""
     best = property(lambda self: self.root / "checkpoints" / "best")
     """The EMA generator with the lowest validation FID so far (never pruned)."""
+
+    @staticmethod
+    def default_path(recipe_name: str) -> Path:
+        """Where a new run goes when no folder is given: runs/<recipe>-<date>-<time>."""
+        return Path("runs") / f"{recipe_name}-{datetime.now():%Y%m%d-%H%M%S}"
 
     @staticmethod
     def check_new(root: Path) -> None:
