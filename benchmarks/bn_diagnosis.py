@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> None:
     for strategy, ratio, seed in CELLS[:args.cells]:
         [(labelling, classic)] = parse_strategies(strategy)
         cell = Cell(labelling, classic, ratio, seed)
-        result, train = train_cell(data, cell, settings, torch.device("cpu"))
+        result, train = train_cell(data, cell, settings, torch.device("cpu")), data.training_set(cell)[0]
         state = {k: v.clone() for k, v in result.model.state_dict().items()}
         row = {"cell": f"{strategy} x{ratio:g}, seed {seed}", "synthetic_share": float(train.synthetic.float().mean()),
                "as_trained": val_accuracy(result.model, data),
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> None:
             result.model.load_state_dict(state)
             recalibrate(result.model, train.images[train.synthetic])
             row["bn_from_synthetic"] = val_accuracy(result.model, data)
-        cosine, _ = train_cell(data, cell, replace(settings, schedule="cosine"), torch.device("cpu"))
+        cosine = train_cell(data, cell, replace(settings, schedule="cosine"), torch.device("cpu"))
         row["cosine_schedule"] = cosine.val_accuracy
         row["cosine_epochs_curve"] = [round(h["val_accuracy"], 3) for h in cosine.history]
         rows.append(row)

@@ -50,8 +50,8 @@ def main(argv: list[str] | None = None) -> None:
     for r in chosen_cells(pd.read_csv(folder / "runs.csv"), args.cells).itertuples():
         [(strategy, classic)] = parse_strategies(r.strategy)
         cell = Cell(strategy, classic, float(r.ratio), int(r.seed))
-        early, _ = train_cell(data, cell, settings, torch.device("cpu"))
-        late, _ = train_cell(data, cell, full, torch.device("cpu"))
+        early = train_cell(data, cell, settings, torch.device("cpu"))
+        late = train_cell(data, cell, full, torch.device("cpu"))
         row = {"cell": f"{r.strategy} x{r.ratio:g}, seed {r.seed}", "runs_csv_val": r.val_accuracy,
                "early_stopping": early.val_accuracy,
                "early_epochs": f"{early.best_epoch}/{early.epochs_run}", "no_early_stopping": late.val_accuracy,

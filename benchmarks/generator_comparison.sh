@@ -14,14 +14,7 @@ set -euo pipefail
 RUNS=runs/generators
 mkdir -p "$RUNS"
 
-fit() {  # fit NAME RECIPE [--set ...]: continued when stopped, skipped when finished
-  local name=$1 recipe=$2; shift 2
-  if [ -f "$RUNS/$name/config.toml" ]; then
-    ganaug fit --resume --out "$RUNS/$name"
-  else
-    ganaug fit "$recipe" --out "$RUNS/$name" "$@"
-  fi
-}
+source "$(dirname "$0")/common.sh"  # fit NAME RECIPE [--set ...]
 
 # LeCam weight 0.3 and ADA target 0.6 as in their papers; ada_kimg 10 so p can move within 2,000 steps. The first
 # run found LeCam 0.3 breaks the batch-norm DCGAN (results/generators/README.md): tune it before the full grid.

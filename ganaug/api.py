@@ -184,7 +184,8 @@ def compare(run: RunLike, out: str | os.PathLike, *, synthetic: str | os.PathLik
             strategies: Sequence[str] = ("baseline", "classic", "uniform", "uniform+classic"),
             ratios: Sequence[float] = (0.5, 1, 2), seeds: int | Sequence[int] = 5, model: str = "small-cnn",
             epochs: int = 30, patience: int | None = None, schedule: str = "cosine",
-            device: str | torch.device = "auto", progress: bool = True) -> CompareResult:
+            checkpoint: str | int | None = None, device: str | torch.device = "auto",
+            progress: bool = True) -> CompareResult:
     """Train a classifier per strategy, ratio and seed on the run's split and report test accuracy, as
     `ganaug compare` does; a comparison stopped part-way continues when called again with the same `out`.
 
@@ -193,14 +194,18 @@ def compare(run: RunLike, out: str | os.PathLike, *, synthetic: str | os.PathLik
         out: the results folder (runs.csv, summary.csv, summary.md, accuracy.png).
         synthetic: a set from augment (its path or AugmentResult) made from this run; None: one is generated.
         strategies: "baseline", a classical policy ("classic", "trivialaugment", "randaugment"), an imbalance fix
-            ("oversample", "reweight"), "cas" (synthetic images only), any labelling strategy, or a combination
-            with a policy (e.g. "uniform+classic", "oversample+trivialaugment"); `ganaug compare --help` lists them.
+            ("oversample", "reweight"), "cas" (synthetic images only), any labelling strategy (with @USE for how
+            its images are used: fresh, pretrain, confident, balance), or a combination with a policy (e.g.
+            "uniform+classic", "soft@pretrain+classic", "oversample+trivialaugment"); `ganaug compare --help`
+            lists them.
         ratios: synthetic images per real image.
         seeds: how many seeds (0 to n-1), or which; every strategy trains from the same ones.
         model: "small-cnn" or any timm model name.
         epochs: epochs per cell; the one with the best validation accuracy is kept.
         patience: stop a cell after this many epochs without a better validation accuracy; None: never.
         schedule: the learning rate over the epochs, "cosine" or "constant".
+        checkpoint: the generator of the set compare makes (not with `synthetic`): a step, "best" (lowest
+            validation FID) or None for the newest.
         device: "auto", "cpu", "cuda" or "cuda:N".
         progress: show progress bars.
 
@@ -228,8 +233,8 @@ def compare(run: RunLike, out: str | os.PathLike, *, synthetic: str | os.PathLik
               for i, ratio in enumerate(_sequence("ratios", ratios, "[0.5, 1, 2]"))]
     return compare_stage(_run_path(run), check_path("out", out, what="the results folder"), synthetic=synthetic,
                          strategies=_texts("strategies", strategies, "['baseline', 'uniform']"), ratios=ratios,
-                         seeds=seeds, classifier=classifier, device=_device(device),
-                         progress=check_bool("progress", progress))
+                         seeds=seeds, classifier=classifier, checkpoint=_checkpoint(checkpoint),
+                         device=_device(device), progress=check_bool("progress", progress))
 
 
 def _recipe_path(recipe: Any) -> str:

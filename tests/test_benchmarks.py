@@ -162,6 +162,25 @@ def test_compare_pair(experiment, tmp_path):
 
 
 @smoke
+def test_beat_classical_report(tmp_path):
+    """Picks both rows on validation, never on test, and gives the target's verdict with the Holm-corrected p."""
+    rows = []
+    for seed in range(4):  # 'soft' wins on validation and test; 'argmax' wins on test only, and must not be chosen
+        for strategy, val, test in (("baseline", 0.80, 0.80), ("classic", 0.85, 0.85), ("soft+classic", 0.90, 0.88),
+                                    ("argmax+classic", 0.70, 0.99)):
+            rows.append({"strategy": strategy, "ratio": 0.0 if "+" not in strategy else 1.0, "seed": seed,
+                         "val_accuracy": val, "test_accuracy": test + 0.01 * seed * (strategy == "soft+classic"),
+                         "macro_f1": test})
+    (tmp_path / "mnist5k-10").mkdir()
+    pd.DataFrame(rows).to_csv(tmp_path / "mnist5k-10" / "runs.csv", index=False)
+    script("beat_classical_report").main(["--results", str(tmp_path)])
+    table = (tmp_path / "targets.md").read_text()
+    row = next(line for line in table.splitlines() if line.startswith("| mnist5k-10 |"))
+    assert "classic: 85.00" in row and "soft+classic x1" in row and "argmax" not in row
+    assert "(2)" in row and "| met |" in row, row  # +4.5 points, corrected over the 2 GAN rows
+
+
+@smoke
 def test_compare_report(experiment, tmp_path):
     """On the committed results (quality files from before diversity was measured) it makes the committed
     overview again; on a fresh comparison it reads today's quality file."""

@@ -30,11 +30,12 @@ from ganaug.stages.fit.step import GanStep
 def test_lecam_term_matches_a_hand_computation():
     lecam = LeCam(0.3)
     lecam.load_state_dict({"real": torch.tensor(0.5), "fake": torch.tensor(-1.0)})
-    real, fake = torch.tensor([1.0, 3.0]), torch.tensor([-2.0, 0.0])
+    real, fake = torch.tensor([-3.0, 3.0]), torch.tensor([-2.0, 4.0])
     term = lecam(real, fake)
-    # the anchors take in this batch first: a_real = 0.99 * 0.5 + 0.01 * 2, a_fake = 0.99 * -1 + 0.01 * -1
-    a_real, a_fake = 0.495 + 0.02, -0.99 - 0.01
-    expected = ((1 - a_fake) ** 2 + (3 - a_fake) ** 2) / 2 + ((-2 - a_real) ** 2 + (0 - a_real) ** 2) / 2
+    # the anchors take in this batch first: a_real = 0.99 * 0.5 + 0.01 * 0, a_fake = 0.99 * -1 + 0.01 * 1
+    a_real, a_fake = 0.495, -0.99 + 0.01
+    # only a real score above a_fake and a generated score below a_real count (the authors' ReLU)
+    expected = (3 - a_fake) ** 2 / 2 + (a_real - -2) ** 2 / 2
     assert term.item() == pytest.approx(expected, rel=1e-6)
     assert (lecam.real.item(), lecam.fake.item()) == pytest.approx((a_real, a_fake), rel=1e-6)
 
@@ -55,9 +56,17 @@ def test_lecam_anchors_are_constants_to_the_gradient():
     real = torch.tensor([1.0, 3.0], requires_grad=True)
     fake = torch.tensor([-2.0, 0.0], requires_grad=True)
     lecam(real, fake).backward()
-    # d/d real_i of mean((real - a_fake)^2) = (real_i - a_fake); no term through the anchors' update
-    assert torch.allclose(real.grad, real.detach() - lecam.fake)
-    assert torch.allclose(fake.grad, fake.detach() - lecam.real)
+    # d/d real_i of mean(relu(real - a_fake)^2) = (real_i - a_fake) where positive; no term through the anchors
+    assert torch.allclose(real.grad, (real.detach() - lecam.fake).clamp_min(0))
+    assert torch.allclose(fake.grad, (fake.detach() - lecam.real).clamp_max(0))
+
+
+def test_lecam_ignores_scores_on_the_right_side_of_the_anchors():
+    """A real image scored below the generated images' average (and a generated one above the real average)
+    adds nothing: the penalty is on D pulling the two apart, not on the spread of its scores."""
+    lecam = LeCam(1.0)
+    lecam.load_state_dict({"real": torch.tensor(1.0), "fake": torch.tensor(-1.0)})
+    assert lecam(torch.tensor([-5.0, -2.0]), torch.tensor([3.0, 8.0])).item() == 0
 
 
 def _step(tiny_overrides, **settings) -> GanStep:

@@ -46,6 +46,11 @@ class TensorSet:
                          torch.cat([self.synthetic, other.synthetic]))
 
 
+EpochSets = Callable[[int], TensorSet]
+"""epoch (from 1) -> that epoch's training set, for data that changes every epoch (fresh synthetic images); every
+epoch's set has the same size."""
+
+
 @dataclass(frozen=True)
 class TrainSettings:
     epochs: int = 30
@@ -145,19 +150,20 @@ def accuracy(model: nn.Module, images: Tensor, labels: Tensor, real_classes: int
     return (predict(model, images, real_classes).argmax(1) == labels).float().mean().item()
 
 
-def train_classifier(model: nn.Module, train: TensorSet, val_images: Tensor, val_labels: Tensor,
+def train_classifier(model: nn.Module, train: TensorSet | EpochSets, val_images: Tensor, val_labels: Tensor,
                      settings: TrainSettings, *, real_classes: int, loss_fn: LossFn = soft_cross_entropy,
                      device: torch.device | None = None, progress: bool = False,
                      desc: str = "classifier") -> TrainResult:
-    """Train on `train`, keep the epoch with the best validation accuracy (ties: lower validation loss)."""
+    """Train on `train` (one set, or one per epoch), keep the epoch with the best validation accuracy (ties: lower
+    validation loss). The model may come trained already (fine-tuning): its weights are the start."""
     device = device or torch.device("cpu")
     # faster convolutions on CPUs and GPUs alike; torch's stubs lack Module.to(device, memory_format=...)
     model.to(device, memory_format=torch.channels_last)  # type: ignore[call-overload]
     optimizer = torch.optim.AdamW(model.parameters(), settings.lr, weight_decay=settings.weight_decay)
     generator = torch.Generator().manual_seed(settings.seed)
     policy = CLASSICAL.get(settings.classic) if settings.classic is not None else None
-    oversampled, loss_scale = _rebalancing(train, settings.rebalance)
-    batches_per_epoch = _batches_per_epoch(len(train.images), settings.batch_size)
+    first = train(1) if callable(train) else train
+    batches_per_epoch = _batches_per_epoch(len(first.images), settings.batch_size)
     scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, settings.epochs * batches_per_epoch)
                  if settings.schedule == "cosine" else None)
     dtype = autocast_dtype("auto", device)
@@ -165,15 +171,20 @@ def train_classifier(model: nn.Module, train: TensorSet, val_images: Tensor, val
     best_state, best_epoch, history = None, 0, []
     epochs = tqdm(range(1, settings.epochs + 1), desc=desc, unit="epoch", disable=not progress, leave=False)
     for epoch in epochs:
+        data = train(epoch) if callable(train) and epoch > 1 else first
+        if len(data.images) != len(first.images):
+            raise ValueError(f"epoch {epoch}'s training set has {len(data.images)} images, the first had "
+                             f"{len(first.images)}; every epoch's must be the same size")
+        oversampled, loss_scale = _rebalancing(data, settings.rebalance)
         model.train()
-        for rows in _epoch_batches(len(train.images), settings.batch_size, generator, oversampled):
-            images = train.images[rows].to(device)
+        for rows in _epoch_batches(len(data.images), settings.batch_size, generator, oversampled):
+            images = data.images[rows].to(device)
             x = policy(images, generator, settings.flip) if policy is not None else to_unit_range(images)
             x = x.contiguous(memory_format=torch.channels_last)
             with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
                 logits = model(x)
-            targets = train.targets[rows] if loss_scale is None else train.targets[rows] * loss_scale[rows]
-            loss = loss_fn(logits.float(), targets.to(device), train.synthetic[rows].to(device))
+            targets = data.targets[rows] if loss_scale is None else data.targets[rows] * loss_scale[rows]
+            loss = loss_fn(logits.float(), targets.to(device), data.synthetic[rows].to(device))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

@@ -39,14 +39,17 @@ class StrategiesOption(click.Option):
                    "stopping early also stops the learning-rate decay).")
 @click.option("--schedule", default="cosine", show_default=True, type=click.Choice(["cosine", "constant"]),
               help="Learning rate over the epochs: cosine decay to 0, or constant (the protocol before 0.2).")
+@click.option("--checkpoint", help="The generator of the set compare makes: a checkpoint step, or best (lowest "
+              "validation FID, when fit evaluated); default: the newest. Not with --synthetic.")
 @device_option
 def compare_command(run_dir: Path, out: Path, synthetic: Path | None, strategies: str, ratios: str, seeds: int,
-                    model: str, epochs: int, patience: int | None, schedule: str, device: str) -> None:
+                    model: str, epochs: int, patience: int | None, schedule: str, checkpoint: str | None,
+                    device: str) -> None:
     """Train a classifier per strategy, ratio and seed on the run's split and report test accuracy."""
     from ganaug.stages.compare import ClassifierSettings, compare
 
     result = compare(run_dir, out, synthetic=synthetic, strategies=strategies, ratios=ratios, seeds=seeds,
                      classifier=ClassifierSettings(model=model, epochs=epochs, patience=patience, schedule=schedule),
-                     device=device)
+                     checkpoint=checkpoint, device=device)
     click.echo((result.out / "summary.md").read_text(encoding="utf-8"))
     click.echo(f"results: {result.out} (runs.csv, summary.csv, summary.md, accuracy.png)")

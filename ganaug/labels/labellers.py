@@ -39,6 +39,9 @@ class Labeller:
     extra_output: ClassVar[bool] = False
     dynamic: ClassVar[bool] = False
     """Targets are decided by the classifier being trained, inside the loss."""
+    names_a_class: ClassVar[bool] = True
+    """The targets tell the real classes apart, so synthetic images alone can teach a classifier (pre-training);
+    not so for extra, uniform and argmax-dynamic."""
 
     def num_outputs(self, num_classes: int) -> int:
         return num_classes + int(self.extra_output)
@@ -90,6 +93,7 @@ def _teacher(info: SampleInfo, name: str) -> Tensor:
 class ExtraClass(Labeller):
     name = "extra"
     extra_output = True
+    names_a_class = False
 
     def targets(self, info: SampleInfo, num_classes: int) -> Tensor:
         return F.one_hot(torch.full((info.count,), num_classes), num_classes + 1).float()
@@ -111,6 +115,7 @@ class TeacherArgmax(Labeller):
 class DynamicArgmax(Labeller):
     name = "argmax-dynamic"
     dynamic = True
+    names_a_class = False
 
     def targets(self, info: SampleInfo, num_classes: int) -> Tensor:
         return torch.zeros(info.count, num_classes)
@@ -119,6 +124,7 @@ class DynamicArgmax(Labeller):
 @_register
 class Uniform(Labeller):
     name = "uniform"
+    names_a_class = False
 
     def targets(self, info: SampleInfo, num_classes: int) -> Tensor:
         return torch.full((info.count, num_classes), 1.0 / num_classes)

@@ -35,7 +35,7 @@ def plan_quotas(*, count: int | None = None,
         return Quotas(count)
     if balance:
         largest, smallest = max(train_counts), min(train_counts)
-        wanted = tuple(largest - n for n in train_counts)
+        wanted = fill_smallest(train_counts, sum(largest - n for n in train_counts))
         if not sum(wanted):
             raise UsageError("--balance has nothing to do: every class already has "
                              f"{largest} training images; use --count or --per-class")
@@ -60,3 +60,26 @@ def plan_quotas(*, count: int | None = None,
     if not sum(wanted_by_class):
         raise UsageError("the per-class quotas ask for no images at all")
     return Quotas(sum(wanted_by_class), tuple(wanted_by_class))
+
+
+def fill_smallest(train_counts: Sequence[int], total: int) -> tuple[int, ...]:
+    """`total` images shared out so that the classes' counts (training images plus these) end as even as they can:
+    each goes to the class with the fewest so far (ties: the first class). Enough to top every class up to the
+    largest tops them up exactly; more is then spread evenly over all."""
+    if total < 0 or not train_counts or any(n < 0 for n in train_counts):
+        raise ValueError("fill_smallest needs counts (none negative) and a total that is not negative")
+
+    def cost(level: int) -> int:
+        return sum(max(0, level - n) for n in train_counts)
+
+    low, high = min(train_counts), max(train_counts) + total
+    while low < high:  # the highest level every class can be raised to with `total`
+        middle = (low + high + 1) // 2
+        low, high = (middle, high) if cost(middle) <= total else (low, middle - 1)
+    level = low
+    wanted = [max(0, level - n) for n in train_counts]
+    for c in sorted(range(len(train_counts)), key=lambda c: (train_counts[c] + wanted[c], c)):
+        if sum(wanted) == total:  # what the even level leaves: one more each to the smallest, in class order
+            break
+        wanted[c] += 1
+    return tuple(wanted)

@@ -53,7 +53,7 @@ class RunGenerator:
         run = RunDir.open(Path(run_dir))
         recipe = run.load_recipe()
         data = run.data_record(recipe)  # checked against split.json and config.toml, each read once
-        folder = _checkpoint_folder(run, checkpoint)
+        folder = checkpoint_folder(run, checkpoint)
         torch_device = resolve_device(device)
         spec = gan_spec(recipe, data.channels, data.image_size, len(data.classes))
         generator, _ = create_gan(recipe.model.name, spec)
@@ -83,7 +83,8 @@ class RunGenerator:
         return to_uint8(images).cpu().contiguous()
 
 
-def _checkpoint_folder(run: RunDir, checkpoint: str | int | None) -> Path:
+def checkpoint_folder(run: RunDir, checkpoint: str | int | None) -> Path:
+    """The folder of `checkpoint` (a step, a folder, "best", or None for the newest), or one line saying why not."""
     found = list_checkpoints(run.checkpoints)
     if not found:
         raise RunDirError(f"{run.root} has no complete checkpoint yet; let ganaug fit run past log.checkpoint_every")

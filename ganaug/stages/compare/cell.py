@@ -9,12 +9,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from sklearn.metrics import balanced_accuracy_score, f1_score, recall_score
+from torch import nn
 
 from ganaug.classify import ClassifierSpec, TensorSet, TrainResult, TrainSettings, create_classifier, train_classifier
-from ganaug.classify.train import LossFn, predict
+from ganaug.classify.train import EpochSets, LossFn, predict
 from ganaug.seeding import seeded
 from ganaug.stages.compare.data import CompareData
-from ganaug.stages.compare.grid import Cell
+from ganaug.stages.compare.grid import CAS, Cell
 
 SMALL_CLASSES = 3
 """small_class_recall averages the test recall of this many classes: those with the fewest real training images."""
@@ -31,18 +32,22 @@ class ClassifierSettings:
     schedule: str = "cosine"
 
 
-def train_cell(data: CompareData, cell: Cell, settings: ClassifierSettings,
-               device: torch.device) -> tuple[TrainResult, TensorSet]:
+def train_cell(data: CompareData, cell: Cell, settings: ClassifierSettings, device: torch.device) -> TrainResult:
     """The cell's classifier, trained from the cell's seed with its epoch picked on validation; the test split
-    is not touched."""
+    is not touched. `pretrain` cells train twice: on their synthetic images alone, then, from the epoch picked
+    there, on the real images alone (a new optimiser and schedule, the same settings)."""
     train, outputs, loss = data.training_set(cell)
+    fresh: TensorSet | EpochSets = (lambda epoch: data.training_set(cell, epoch)[0]) if cell.use == "fresh" else train
     with seeded(cell.seed):
-        return _train(data, cell, settings, device, train, outputs, loss), train
+        model = create_classifier(settings.model, ClassifierSpec(data.channels, outputs, data.image_size))
+        result = _train(data, cell, settings, device, model, fresh, loss)
+        if cell.use == "pretrain":
+            result = _train(data, cell, settings, device, result.model, data.real_set(outputs), loss)
+        return result
 
 
-def _train(data: CompareData, cell: Cell, settings: ClassifierSettings, device: torch.device, train: TensorSet,
-           outputs: int, loss: LossFn) -> TrainResult:
-    model = create_classifier(settings.model, ClassifierSpec(data.channels, outputs, data.image_size))
+def _train(data: CompareData, cell: Cell, settings: ClassifierSettings, device: torch.device, model: nn.Module,
+           train: TensorSet | EpochSets, loss: LossFn) -> TrainResult:
     # Classical augmentation: the cell's policy for every data set; left-right flips only for colour images
     # (natural photos), never for grey ones such as digits, where a mirrored 2 is not a 2.
     train_settings = TrainSettings(epochs=settings.epochs, batch_size=settings.batch_size, lr=settings.lr,
@@ -54,17 +59,16 @@ def _train(data: CompareData, cell: Cell, settings: ClassifierSettings, device: 
 
 def run_cell(data: CompareData, cell: Cell, settings: ClassifierSettings, device: torch.device) -> dict:
     started = time.perf_counter()
-    result, train = train_cell(data, cell, settings, device)
+    result = train_cell(data, cell, settings, device)
     # The test split is touched here, once, with the epoch already chosen on validation.
     predicted = predict(result.model, data.test.images, data.num_classes).argmax(1).numpy()
     truth = data.test.labels.numpy()
     recalls = recall_score(truth, predicted, labels=range(data.num_classes), average=None, zero_division=0)
-    # Real training images per class (their targets are one-hot), to find the small classes
-    real_counts = torch.bincount(train.targets[~train.synthetic, :data.num_classes].argmax(1),
-                                 minlength=data.num_classes).tolist()
+    real_counts = torch.bincount(data.train.labels, minlength=data.num_classes).tolist()  # to find the small classes
     return {
         "strategy": cell.name, "ratio": cell.ratio, "seed": cell.seed, "key": cell.key,
-        "real_images": int((~train.synthetic).sum()), "synthetic_images": int(train.synthetic.sum()),
+        "real_images": 0 if cell.strategy == CAS else len(data.train.labels),
+        "synthetic_images": data.synthetic_wanted(cell) if cell.uses_gan else 0,
         "test_accuracy": float((predicted == truth).mean()),
         "macro_f1": float(f1_score(truth, predicted, average="macro", zero_division=0)),
         **imbalance_scores(truth, predicted, real_counts),

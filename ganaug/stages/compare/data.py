@@ -9,6 +9,13 @@ AugmentedDataset and AugmentedLoss use (draw_rows, synthetic_targets,
 AugmentedLoss.for_labeller), so a comparison measures what users train with;
 tests/test_compare.py checks a cell against an AugmentedDataset of the same
 seed, strategy and ratio.
+
+How a cell uses its images (grid.USES): `mix` draws its rows once from the
+cell's seed; `confident` draws them from the rows whose teacher confidence
+reaches CONFIDENT; `fresh` deals a permutation of the whole set out epoch by
+epoch, so no image comes back (the set must hold epochs x the draw);
+`pretrain` trains on its draw alone, then on the real images alone;
+`balance` draws per class, the quotas evening out the real class counts.
 """
 
 from __future__ import annotations
@@ -23,12 +30,12 @@ from torch import Tensor
 from ganaug.classify import TensorSet
 from ganaug.classify.train import LossFn
 from ganaug.errors import RunDirError, UsageError
-from ganaug.labels import Labeller, SampleInfo, create_labeller
+from ganaug.labels import Labeller, SampleInfo, create_labeller, fill_smallest
 from ganaug.runs.run_dir import RunDir
 from ganaug.runs.synthset import SynthSet
-from ganaug.stages.compare.grid import CAS, Cell
+from ganaug.stages.compare.grid import CAS, CONFIDENT, Cell
 from ganaug.stages.wrap.loss import AugmentedLoss
-from ganaug.stages.wrap.synthetic import draw_rows, synthetic_targets
+from ganaug.stages.wrap.synthetic import draw_per_class, draw_rows, synthetic_targets
 
 
 @dataclass(frozen=True)
@@ -117,43 +124,96 @@ class CompareData:
             return None
         if cell.strategy == CAS:  # images alone must carry the class: the generated-for class, else the teacher's
             return create_labeller("conditional" if self.synthetic_set()[0].conditional else "argmax")
-        return create_labeller(cell.strategy)
+        return create_labeller(cell.labels)
 
-    def check(self, cells: list[Cell]) -> None:
-        """Fail before any training if a cell needs what the synthetic set lacks."""
+    def check(self, cells: list[Cell], epochs: int) -> None:
+        """Fail before any training if a cell needs what the synthetic set lacks (`epochs`: per cell, for
+        `fresh`, which needs new images for each)."""
         for cell in cells:
             labeller = self.labeller_for(cell)
             if labeller is None:
                 continue
             if self.synthetic is None:
                 raise UsageError(f"strategy {cell.name} needs a synthetic set")
+            where = f"the synthetic set {str(self.synthetic.root)!r}"
             labeller.check(conditional=self.synthetic.conditional, has_teacher=self.synthetic.has_teacher,
-                           where=f"the synthetic set {str(self.synthetic.root)!r}")
-            wanted = self.synthetic_wanted(cell)
-            if wanted > len(self.synthetic):
-                raise UsageError(f"ratio {cell.ratio:g} needs {wanted} synthetic images but "
-                                  f"{self.synthetic.root} has {len(self.synthetic)}; generate more or lower --ratios")
+                           where=where)
+            if cell.use == "confident" and not self.synthetic.has_teacher:
+                raise UsageError(f"strategy {cell.name} keeps the images the teacher is confident about, but {where} "
+                                 "has no teacher probabilities; generate it with ganaug augment --labels soft")
+            if cell.use == "balance":
+                self._check_balance(cell)
+                continue
+            wanted, fresh = self.synthetic_wanted(cell), cell.use == "fresh"
+            available = len(self.eligible_rows(cell, labeller))
+            if wanted * (epochs if fresh else 1) > available:
+                kind = "" if cell.use != "confident" else f" with teacher confidence >= {CONFIDENT}"
+                need = f"{wanted} new synthetic images for each of {epochs} epochs" if fresh else \
+                    f"{wanted} synthetic images"
+                raise UsageError(f"{cell.name} at ratio {cell.ratio:g} needs {need} but {self.synthetic.root} has "
+                                 f"{available}{kind}; generate more or lower --ratios")
+
+    def balance_quotas(self, cell: Cell) -> tuple[int, ...]:
+        """Synthetic images per class for a `balance` cell: its draw, the classes with the fewest real images first."""
+        return fill_smallest(torch.bincount(self.train.labels, minlength=self.num_classes).tolist(),
+                             self.synthetic_wanted(cell))
+
+    def _check_balance(self, cell: Cell) -> None:
+        _, _, info = self.synthetic_set()
+        classes = info.classes()
+        if classes is None:
+            raise UsageError(f"{cell.name} shares images out by class, but {self.synthetic_set()[0].root} knows no "
+                             "image's class (an unconditional run without a teacher); generate it with ganaug "
+                             "augment --labels soft")
+        available = torch.bincount(classes, minlength=self.num_classes).tolist()
+        for name, wanted, have in zip(self.class_names, self.balance_quotas(cell), available, strict=True):
+            if wanted > have:
+                raise UsageError(f"{cell.name} at ratio {cell.ratio:g} needs {wanted} synthetic images of class "
+                                 f"{name!r} but the set has {have}; generate more or lower --ratios")
 
     def synthetic_wanted(self, cell: Cell) -> int:
-        """Synthetic images per cell: ratio x real training images, rounded as AugmentedDataset rounds them."""
+        """Synthetic images per cell (per epoch for `fresh`): ratio x real training images, rounded as
+        AugmentedDataset rounds them."""
         return round(cell.ratio * len(self.train.labels))
 
-    def synthetic_rows(self, cell: Cell) -> np.ndarray:
-        """The rows of the synthetic set the cell trains on, in the order drawn from the cell's seed."""
-        return draw_rows(len(self.synthetic_set()[0]), self.synthetic_wanted(cell), np.random.default_rng(cell.seed))
+    def eligible_rows(self, cell: Cell, labeller: Labeller) -> np.ndarray:
+        """The rows the cell may draw from: all, or for `confident` those whose teacher probability for the class
+        the labels give them reaches CONFIDENT."""
+        _, _, info = self.synthetic_set()
+        if cell.use != "confident":
+            return np.arange(info.count)
+        return np.flatnonzero((labeller.confidence(info) >= CONFIDENT).numpy())
 
-    def training_set(self, cell: Cell) -> tuple[TensorSet, int, LossFn]:
-        """The cell's training images and targets, the classifier's number of outputs, and its loss."""
+    def synthetic_rows(self, cell: Cell, epoch: int = 1) -> np.ndarray:
+        """The rows of the synthetic set the cell trains on (in `epoch`, from 1, for `fresh`), in the order drawn
+        from the cell's seed."""
+        labeller, wanted, rng = self.labeller_for(cell), self.synthetic_wanted(cell), np.random.default_rng(cell.seed)
+        assert labeller is not None, "only cells with GAN images draw synthetic rows"
+        eligible = self.eligible_rows(cell, labeller)
+        if cell.use == "fresh":
+            return eligible[rng.permutation(len(eligible))[(epoch - 1) * wanted : epoch * wanted]]
+        if cell.use == "balance":
+            classes = self.synthetic_set()[2].classes()
+            assert classes is not None, "check() refuses balance cells on sets that know no classes"
+            return draw_per_class(classes.numpy(), self.balance_quotas(cell), rng)
+        return eligible[draw_rows(len(eligible), wanted, rng)]
+
+    def real_set(self, outputs: int) -> TensorSet:
+        return TensorSet.real(self.train.images, self.train.labels, outputs)
+
+    def training_set(self, cell: Cell, epoch: int = 1) -> tuple[TensorSet, int, LossFn]:
+        """The cell's training images and targets (in `epoch` for `fresh`; the pre-training stage's for
+        `pretrain`), the classifier's number of outputs, and its loss."""
         labeller = self.labeller_for(cell)
         k = self.num_classes
         if labeller is None:
-            return TensorSet.real(self.train.images, self.train.labels, k), k, AugmentedLoss(k)
+            return self.real_set(k), k, AugmentedLoss(k)
         outputs = labeller.num_outputs(k)
         _, images, info = self.synthetic_set()
-        rows = torch.from_numpy(self.synthetic_rows(cell))
+        rows = torch.from_numpy(self.synthetic_rows(cell, epoch))
         synthetic = TensorSet(images[rows], synthetic_targets(labeller, info.take(rows), k),
                               torch.ones(len(rows), dtype=torch.bool))
         loss = AugmentedLoss.for_labeller(labeller, k)
-        if cell.strategy == CAS:
+        if cell.strategy == CAS or cell.use == "pretrain":
             return synthetic, outputs, loss
-        return TensorSet.real(self.train.images, self.train.labels, outputs).concat(synthetic), outputs, loss
+        return self.real_set(outputs).concat(synthetic), outputs, loss

@@ -5,6 +5,11 @@ CLASSICAL), a class-imbalance fix (`oversample`, `reweight`), any labelling stra
 a fix or a labelling strategy on top of a policy (`uniform+classic`, `oversample+trivialaugment`), and `cas`
 (synthetic images only, the Classification Accuracy Score). Strategies without GAN images are the classical
 ones, among which the best (on validation) is the baseline GAN strategies must beat.
+
+A labelling strategy may name how its synthetic images are used, `LABELS@USE` (USES): mixed into the real ones as
+a fixed draw (the default, unspelled), a fresh draw every epoch, a pre-training stage before fine-tuning on the
+real images, only the images the teacher is confident about, or shared out to even the classes (long-tailed
+data): `soft@pretrain+classic`, `conditional@balance`.
 """
 
 from __future__ import annotations
@@ -21,6 +26,21 @@ from ganaug.labels import LABELLERS
 from ganaug.limits import SEED_MAX
 
 CAS = "cas"
+MIX = "mix"
+USES = {
+    MIX: "the real images plus ratio x as many synthetic ones, one fixed draw per cell (the default)",
+    "fresh": "as many synthetic images as mix, but new ones every epoch, none seen before (what OnTheFlySynthetic "
+             "gives in code)",
+    "pretrain": "train on ratio x as many synthetic images alone, then fine-tune on the real images alone "
+                "(labels that name a class: conditional, argmax, soft)",
+    "confident": "as mix, drawn only from images whose teacher probability for their class is at least "
+                 "CONFIDENT (what augment --min-confidence 0.9 writes)",
+    "balance": "as mix, but the synthetic images go to the classes with the fewest real ones first, until the "
+               "classes are even (labels.fill_smallest; what AugmentedDataset's per_class quotas give)",
+}
+"""How a labelling strategy's synthetic images are used, spelled LABELS@USE (mix unspelled)."""
+CONFIDENT = 0.9
+"""The teacher probability the `confident` use keeps images from (the filtered lead of results/compare)."""
 REAL_ONLY = ("baseline", *REBALANCE)
 """Strategies that train on real images alone (with or without a classical policy)."""
 
@@ -28,7 +48,7 @@ REAL_ONLY = ("baseline", *REBALANCE)
 @dataclass(frozen=True)
 class Cell:
     strategy: str
-    """baseline, oversample, reweight, cas, or a labelling strategy."""
+    """baseline, oversample, reweight, cas, or a labelling strategy with its use (`soft`, `soft@fresh`)."""
     classic: str | None
     """The classical augmentation policy on top (a CLASSICAL name), or None."""
     ratio: float
@@ -51,6 +71,16 @@ class Cell:
         return self.strategy not in REAL_ONLY
 
     @property
+    def labels(self) -> str:
+        """The labelling strategy (or baseline, a fix, cas) without its use."""
+        return self.strategy.partition("@")[0]
+
+    @property
+    def use(self) -> str:
+        """How the synthetic images are used (USES); mix where the strategy names none."""
+        return self.strategy.partition("@")[2] or MIX
+
+    @property
     def rebalance(self) -> str | None:
         return self.strategy if self.strategy in REBALANCE else None
 
@@ -58,13 +88,15 @@ class Cell:
 def strategy_choices() -> str:
     """What --strategies accepts, read from the registries (for its help and its error messages)."""
     return (f"baseline; a classical augmentation policy ({', '.join(CLASSICAL.names())}); a class-imbalance fix "
-            f"({', '.join(REBALANCE)}); a labelling strategy ({', '.join(LABELLERS.names())}); {CAS} (synthetic "
-            "images only); or a fix or labelling strategy with +POLICY (e.g. uniform+classic, "
-            "oversample+trivialaugment)")
+            f"({', '.join(REBALANCE)}); a labelling strategy ({', '.join(LABELLERS.names())}), optionally "
+            f"@USE for how its images are used ({', '.join(u for u in USES if u != MIX)}; default: mixed in); "
+            f"{CAS} (synthetic images only); or a fix or labelling strategy with +POLICY (e.g. uniform+classic, "
+            "soft@pretrain+classic, oversample+trivialaugment)")
 
 
 def parse_strategies(text: str | Sequence[str]) -> list[tuple[str, str | None]]:
-    """'baseline,classic,uniform,uniform+classic' -> [(strategy, classical policy or None), ...], checked."""
+    """'baseline,classic,uniform,soft@fresh+classic' -> [(strategy, classical policy or None), ...], checked;
+    a strategy keeps its @USE ('soft@fresh')."""
     names = [n.strip() for n in (text.split(",") if isinstance(text, str) else text) if n.strip()]
     if not names:
         raise UsageError("--strategies is empty; name at least one, e.g. baseline,classic,uniform")
@@ -77,11 +109,25 @@ def parse_strategies(text: str | Sequence[str]) -> list[tuple[str, str | None]]:
             parsed.append(("baseline", name))
         elif (base in LABELLERS or base in REBALANCE) and (not plus or policy in CLASSICAL):
             parsed.append((base, policy or None))
+        elif _labels_with_use(base, name) and (not plus or policy in CLASSICAL):
+            parsed.append((base, policy or None))
         else:
             raise UsageError(f"unknown strategy {name!r} in --strategies; choose {strategy_choices()}")
     if len(set(parsed)) != len(parsed):
         raise UsageError(f"--strategies names a strategy twice: {','.join(names)}")
     return parsed
+
+
+def _labels_with_use(base: str, name: str) -> bool:
+    """Whether `base` is LABELS@USE; a use that cannot work with its labels is an error naming why."""
+    labels, at, use = base.partition("@")
+    if not at or labels not in LABELLERS or use not in USES or use == MIX:
+        return False
+    labeller = LABELLERS.get(labels)
+    if use == "pretrain" and not labeller.names_a_class:
+        raise UsageError(f"{name!r} in --strategies: pre-training needs labels that name a class, and {labels!r} "
+                         "labels do not; use conditional, argmax or soft with @pretrain")
+    return True
 
 
 def is_classical(name: str) -> bool:

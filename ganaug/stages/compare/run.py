@@ -32,6 +32,8 @@ from ganaug.classify.models import check_classifier
 from ganaug.device import resolve_device
 from ganaug.errors import OutputError, RunDirError, UsageError
 from ganaug.io import atomic_path, output_folder, read_json, write_json
+from ganaug.labels import fill_smallest
+from ganaug.runs.generator import checkpoint_folder
 from ganaug.runs.quality import QualityReport, Reference, measure
 from ganaug.runs.run_dir import RunDir
 from ganaug.runs.synthset import MANIFEST, SynthSet
@@ -47,6 +49,8 @@ QUALITY_FILE = "synthetic_quality.json"
 QUALITY_IMAGES = 5000
 OVERSAMPLE = 2
 """The generated set holds this many times the largest ratio's need, so seeds draw different images."""
+CONFIDENT_SHARE = 0.5
+"""For `confident` cells the set is made as if only this share of its images passed the teacher's filter."""
 
 
 DEFAULT_CLASSIFIER = ClassifierSettings()
@@ -63,17 +67,24 @@ class CompareResult:
 def compare(run_dir: str | Path, out: str | Path, *, synthetic: str | Path | None = None,
             strategies: str | Sequence[str] = ("baseline", "classic", "uniform"),
             ratios: str | Sequence[float] = (0.5, 1, 2), seeds: int | Sequence[int] = 5,
-            classifier: ClassifierSettings = DEFAULT_CLASSIFIER, device: str = "auto",
-            progress: bool = True) -> CompareResult:
+            classifier: ClassifierSettings = DEFAULT_CLASSIFIER, checkpoint: str | int | None = None,
+            device: str = "auto", progress: bool = True) -> CompareResult:
     """Train the grid of (strategy, ratio, seed) cells into `out`; ganaug.compare is its Python face.
 
     strategies and ratios: sequences, or the CLI's comma-separated text; seeds: how many (0 to n-1), or which.
+    checkpoint: the generator that makes the synthetic set when none is given: a step, "best" (lowest validation
+    FID, the honest choice) or None for the newest.
     """
     run, out, torch_device = RunDir.open(Path(run_dir)), Path(out), resolve_device(device)
+    if checkpoint is not None:
+        if synthetic is not None:
+            raise UsageError("--checkpoint picks the generator of the set compare makes; a --synthetic set was "
+                             "made already (from the checkpoint its manifest names): give one or the other")
+        checkpoint_folder(run, checkpoint)
     cells = build_grid(parse_strategies(strategies), parse_ratios(ratios), seeds)
     check_classifier(classifier.model)
     fixed = {"run": str(run.root.resolve()), "synthetic": str(Path(synthetic).resolve()) if synthetic else None,
-             **asdict(classifier)}
+             **asdict(classifier), **({"checkpoint": str(checkpoint)} if checkpoint is not None else {})}
     # Bad data, or a --synthetic set from another run or split, fail before anything is written.
     data = CompareData.load(run, SynthSet(synthetic) if synthetic is not None else None)
     _check_settings(out, fixed)
@@ -86,8 +97,10 @@ def compare(run_dir: str | Path, out: str | Path, *, synthetic: str | Path | Non
             "seeds": seeds if isinstance(seeds, int) else parse_seeds(seeds), "command": sys.argv,
             "environment": _environment(torch_device)})
         if data.synthetic is None and any(c.uses_gan for c in cells):
-            data = data.with_synthetic(_generate_synthetic(run, out, max(c.ratio for c in cells), progress))
-        data.check(cells)
+            data = data.with_synthetic(_generate_synthetic(
+                run, out, cells, classifier, torch.bincount(data.train.labels, minlength=data.num_classes).tolist(),
+                checkpoint, progress))
+        data.check(cells, classifier.epochs)
         _warn_if_too_small(len(data.test.labels))
         quality = _synthetic_quality(run, data, out, torch_device, progress) if data.synthetic else None
         return _run_grid(run, out, data, cells, classifier, torch_device, quality, progress)
@@ -174,13 +187,28 @@ def _clear_setup(out: Path) -> None:
     shutil.rmtree(out / "synthetic", ignore_errors=True)
 
 
-def _generate_synthetic(run: RunDir, out: Path, max_ratio: float, progress: bool) -> SynthSet:
+def synthetic_count(cells: Sequence[Cell], classifier: ClassifierSettings, train_counts: Sequence[int]) -> int:
+    """Synthetic images to generate for the grid: OVERSAMPLE x the largest draw, a new draw for each epoch for
+    `fresh`, enough to survive the filter for `confident`, and for `balance` enough of every class for the one that
+    needs most (a conditional run makes the classes in turn) (`train_counts`: real training images per class)."""
+    real = sum(train_counts)
+
+    def need(cell: Cell) -> int:
+        if cell.use == "balance":
+            return max(fill_smallest(train_counts, round(cell.ratio * real))) * len(train_counts) * OVERSAMPLE
+        draw = math.ceil(cell.ratio / (CONFIDENT_SHARE if cell.use == "confident" else 1) * real)
+        return draw * (classifier.epochs if cell.use == "fresh" else OVERSAMPLE)
+    return max(need(c) for c in cells if c.uses_gan)
+
+
+def _generate_synthetic(run: RunDir, out: Path, cells: Sequence[Cell], classifier: ClassifierSettings,
+                        train_counts: Sequence[int], checkpoint: str | int | None, progress: bool) -> SynthSet:
     target = out / "synthetic"
     if (target / MANIFEST).is_file():  # made by an earlier, interrupted call
         return SynthSet(target)
-    count = math.ceil(max_ratio * len(run.load_split().train)) * OVERSAMPLE
+    count = synthetic_count(cells, classifier, train_counts)
     # soft labels train the teacher, so the set carries teacher probabilities for argmax, soft and CAS.
-    return augment(run.root, target, count=count, labels="soft", progress=progress).synthetic
+    return augment(run.root, target, count=count, labels="soft", checkpoint=checkpoint, progress=progress).synthetic
 
 
 def _synthetic_quality(run: RunDir, data: CompareData, out: Path, device: torch.device,

@@ -58,6 +58,13 @@ def draw_rows(available: int, n: int, rng: np.random.Generator) -> np.ndarray:
     return rng.choice(available, n, replace=False)
 
 
+def draw_per_class(classes: np.ndarray, per_class: Sequence[int], rng: np.random.Generator) -> np.ndarray:
+    """per_class[c] different rows of class c (`classes`: each row's), class by class in the order drawn; shared by
+    AugmentedDataset's per-class quotas and compare's `balance` cells, so both pick the same images for a seed."""
+    return np.concatenate([rng.choice(np.flatnonzero(classes == c), n, replace=False)
+                           for c, n in enumerate(per_class)]).astype(np.int64)
+
+
 def dataset_repr(name: str, lines: Iterable[str]) -> str:
     """torchvision's layout: the class name, then one indented line per fact (a multi-line value stays indented)."""
     return "\n".join([name, *("    " + line for text in lines for line in text.splitlines())])
@@ -177,14 +184,11 @@ class SyntheticDataset(SyntheticSource):
     def select(self, n: int | None, quotas: Quotas | None, rng: np.random.Generator) -> list[int]:
         if quotas is not None and quotas.per_class is not None:
             classes = self.classes_of_rows().numpy()
-            chosen = []
             for cls, wanted in enumerate(quotas.per_class):
-                rows = np.flatnonzero(classes == cls)
-                if wanted > len(rows):
+                if wanted > (available := int((classes == cls).sum())):
                     raise UsageError(f"{wanted} synthetic images of class {self.class_names[cls]!r} were asked for "
-                                     f"but {self.describe()} has {len(rows)}; generate more with ganaug augment")
-                chosen.extend(rng.choice(rows, wanted, replace=False).tolist())
-            return sorted(chosen)
+                                     f"but {self.describe()} has {available}; generate more with ganaug augment")
+            return sorted(draw_per_class(classes, quotas.per_class, rng).tolist())
         n = len(self) if n is None else n
         if n > len(self):
             raise UsageError(f"{n} synthetic images were asked for but {self.describe()} has {len(self)}; "

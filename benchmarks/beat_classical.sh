@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Issue 16, points 2-5: can GAN images beat the best classical augmentation? One setting (or several, in order)
+# into results/beat_classical/<setting>/. Each setting's GAN is the DCGAN recipe trained on the classifiers'
+# training split; its checkpoint is the one with the best validation FID (`--checkpoint best`: every run evaluates
+# itself on its validation split while it trains), and compare picks the best classical baseline on validation
+# too, so the test split chooses nothing. (LeCam + ADA made the 10-per-class DCGAN worse, results/generators.)
+#
+# Resumable: a finished fit is skipped, a stopped one continues; compare skips finished cells.
+#
+#   bash benchmarks/beat_classical.sh [mnist5k-10 mnist5k-lt100]
+set -euo pipefail
+RUNS=runs/generators
+OUT=results/beat_classical
+mkdir -p "$RUNS" "$OUT"
+
+source "$(dirname "$0")/common.sh"  # fit NAME RECIPE [--set ...]
+
+setting() {
+  case $1 in
+    mnist5k-10)
+      fit dcgan-10 mnist5k --set data.train_per_class=10
+      ganaug compare "$RUNS/dcgan-10" --checkpoint best --out "$OUT/mnist5k-10" --seeds 5 --ratios 1,10 --strategies \
+        baseline,classic,trivialaugment,randaugment,conditional+classic,soft+classic,conditional@fresh+classic,soft@fresh+classic,conditional@pretrain+classic,soft@confident+classic ;;
+    mnist5k-lt100)
+      fit dcgan-lt100 mnist5k-lt100
+      ganaug compare "$RUNS/dcgan-lt100" --checkpoint best --out "$OUT/mnist5k-lt100" --seeds 5 --ratios 0.5,1 --strategies \
+        baseline,classic,oversample,reweight,oversample+classic,reweight+classic,conditional+classic,conditional@balance+classic,soft@balance+classic ;;
+    *) echo "unknown setting $1" >&2; exit 2 ;;
+  esac
+}
+
+for name in "${@:-mnist5k-10 mnist5k-lt100}"; do
+  for one in $name; do setting "$one"; done
+done

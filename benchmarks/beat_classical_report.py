@@ -1,0 +1,98 @@
+"""The issue-16 target table: does the best GAN strategy beat the best classical one, by the margin asked?
+
+For every comparison folder under --results (from benchmarks/beat_classical.sh), and for each metric its target
+names: the best classical strategy and the best strategy with GAN images are both chosen on mean *validation*
+accuracy; the GAN row's paired difference on test (mean over seeds, 95% t-interval) and its p-value, Holm-corrected
+over all the GAN rows of the grid (the choice was made among them), decide the verdict. Writes --out (Markdown).
+
+    python benchmarks/beat_classical_report.py [--results results/beat_classical] [--out .../targets.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import NamedTuple
+
+import pandas as pd
+
+from ganaug.io import write_text
+from ganaug.stages.compare.grid import CAS, is_classical
+from ganaug.stages.compare.stats import BEST, summarise
+
+
+class Target(NamedTuple):  # not a dataclass: the smoke test loads this file as a module outside sys.modules
+    metric: str
+    margin: float
+    """In points: the difference must be at least this (with `not_below`, only not significantly below 0)."""
+    alpha: float
+    not_below: bool = False
+
+    def describe(self) -> str:
+        if self.not_below:
+            return f"{self.metric}: never significantly below (p < {self.alpha})"
+        return f"{self.metric}: >= +{self.margin:g} points, p < {self.alpha}"
+
+
+TARGETS = {
+    "mnist5k-10": Target("test_accuracy", 2.0, 0.01),
+    "mnist5k-50": Target("test_accuracy", 0.5, 0.05),
+    "mnist5k-100": Target("test_accuracy", 0.0, 0.05, not_below=True),
+    "mnist5k-lt100": Target("macro_f1", 3.0, 0.05),
+}
+"""Issue 16's targets, by the setting names of benchmarks/beat_classical.sh; other folders get a test-accuracy
+row without a verdict."""
+
+
+def verdict(row: pd.Series, target: Target) -> str:
+    diff, p = row[f"vs_{BEST}"] * 100, row[f"p_holm_vs_{BEST}"]
+    if target.not_below:
+        return "met" if not (diff < 0 and p < target.alpha) else "missed (significantly below)"
+    if diff >= target.margin and p < target.alpha:
+        return "met"
+    reasons = [f"difference {diff:+.2f} < +{target.margin:g}"] if diff < target.margin else []
+    reasons += [f"corrected p = {p:.2g} >= {target.alpha}"] if not p < target.alpha else []
+    return "missed (" + "; ".join(reasons) + ")"
+
+
+def table_row(name: str, runs: pd.DataFrame, target: Target | None) -> str:
+    metric = target.metric if target else "test_accuracy"
+    summary = summarise(runs, metric)
+    summary["val_accuracy"] = summarise(runs, "val_accuracy")["mean"]
+    gan = summary[[not is_classical(s) and s != CAS for s in summary["strategy"]]]
+    classical = summary[[is_classical(s) for s in summary["strategy"]]]
+    if gan.empty or classical.empty:
+        return f"| {name} | {metric} | - | - | - | - | - | - | no GAN or no classical rows |"
+    best = classical.loc[classical["val_accuracy"].idxmax()]
+    chosen = gan.loc[gan["val_accuracy"].idxmax()]
+    low, high = chosen[f"vs_{BEST}_ci95_low"] * 100, chosen[f"vs_{BEST}_ci95_high"] * 100
+    ratio = f" x{chosen['ratio']:g}"
+    return (f"| {name} | {metric} | {best['strategy']}: {best['mean'] * 100:.2f} "
+            f"| {chosen['strategy']}{ratio}: {chosen['mean'] * 100:.2f} "
+            f"| {chosen[f'vs_{BEST}'] * 100:+.2f} [{low:+.2f}, {high:+.2f}] "
+            f"| {chosen[f'p_vs_{BEST}']:.2g} | {chosen[f'p_holm_vs_{BEST}']:.2g} ({len(gan)}) | {int(chosen['seeds'])} "
+            f"| {verdict(chosen, target) if target else '-'} |")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--results", default="results/beat_classical")
+    parser.add_argument("--out", default=None, help="default: RESULTS/targets.md")
+    args = parser.parse_args(argv)
+    results = Path(args.results)
+    lines = ["# Issue 16 targets: the best GAN strategy against the best classical one\n",
+             "Made by `python benchmarks/beat_classical_report.py` from the comparisons of "
+             "`bash benchmarks/beat_classical.sh`. Both strategies are chosen on mean validation accuracy over the "
+             "seeds; the difference is paired by seed on test (mean [95% t-interval], points); p is the paired "
+             "t-test's, then Holm-corrected over all GAN rows of the grid (their number in brackets), since the "
+             "best was chosen among them.\n",
+             *[f"- {name}: {target.describe()}" for name, target in TARGETS.items()], "",
+             "| setting | metric | best classical (val) | best GAN (val) | difference | p | p Holm (rows) | seeds "
+             "| target |", "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | --- |"]
+    for folder in sorted(p.parent for p in results.glob("*/runs.csv")):
+        lines.append(table_row(folder.name, pd.read_csv(folder / "runs.csv"), TARGETS.get(folder.name)))
+    write_text(Path(args.out) if args.out else results / "targets.md", "\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
