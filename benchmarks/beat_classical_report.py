@@ -3,7 +3,9 @@
 For every comparison folder under --results (from benchmarks/beat_classical.sh), and for each metric its target
 names: the best classical strategy and the best strategy with GAN images are both chosen on mean *validation*
 accuracy; the GAN row's paired difference on test (mean over seeds, 95% t-interval) and its p-value, Holm-corrected
-over all the GAN rows of the grid (the choice was made among them), decide the verdict. Writes --out (Markdown).
+over all the GAN rows of the grid (the choice was made among them), decide the verdict. Writes --out (Markdown)
+and, beside it, targets.png: every GAN row's paired difference to the best classical strategy with its 95%
+interval, per setting, the target's margin marked.
 
     python benchmarks/beat_classical_report.py [--results results/beat_classical] [--out .../targets.md]
 """
@@ -17,6 +19,7 @@ from typing import NamedTuple
 import pandas as pd
 
 from ganaug.io import write_text
+from ganaug.pictures import png_figure
 from ganaug.stages.compare.grid import CAS, is_classical
 from ganaug.stages.compare.stats import BEST, summarise
 
@@ -55,12 +58,18 @@ def verdict(row: pd.Series, target: Target) -> str:
     return "missed (" + "; ".join(reasons) + ")"
 
 
+def split_rows(runs: pd.DataFrame, target: Target | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The summary rows with GAN images (CAS aside) and the classical ones, in the target's metric, with the mean
+    validation accuracy that chooses among them."""
+    summary = summarise(runs, target.metric if target else "test_accuracy")
+    summary["val_accuracy"] = summarise(runs, "val_accuracy")["mean"]
+    return (summary[[not is_classical(s) and s != CAS for s in summary["strategy"]]],
+            summary[[is_classical(s) for s in summary["strategy"]]])
+
+
 def table_row(name: str, runs: pd.DataFrame, target: Target | None) -> str:
     metric = target.metric if target else "test_accuracy"
-    summary = summarise(runs, metric)
-    summary["val_accuracy"] = summarise(runs, "val_accuracy")["mean"]
-    gan = summary[[not is_classical(s) and s != CAS for s in summary["strategy"]]]
-    classical = summary[[is_classical(s) for s in summary["strategy"]]]
+    gan, classical = split_rows(runs, target)
     if gan.empty or classical.empty:
         return f"| {name} | {metric} | - | - | - | - | - | - | no GAN or no classical rows |"
     best = classical.loc[classical["val_accuracy"].idxmax()]
@@ -89,9 +98,41 @@ def main(argv: list[str] | None = None) -> None:
              *[f"- {name}: {target.describe()}" for name, target in TARGETS.items()], "",
              "| setting | metric | best classical (val) | best GAN (val) | difference | p | p Holm (rows) | seeds "
              "| target |", "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | --- |"]
-    for folder in sorted(p.parent for p in results.glob("*/runs.csv")):
-        lines.append(table_row(folder.name, pd.read_csv(folder / "runs.csv"), TARGETS.get(folder.name)))
-    write_text(Path(args.out) if args.out else results / "targets.md", "\n".join(lines) + "\n")
+    folders = sorted(p.parent for p in results.glob("*/runs.csv"))
+    runs = {folder.name: pd.read_csv(folder / "runs.csv") for folder in folders}
+    lines += [table_row(name, table, TARGETS.get(name)) for name, table in runs.items()]
+    out = Path(args.out) if args.out else results / "targets.md"
+    write_text(out, "\n".join(lines) + "\n")
+    if runs:
+        plot(runs, out.with_suffix(".png"))
+
+
+def plot(runs: dict[str, pd.DataFrame], path: Path) -> None:
+    """Per setting, each GAN row's paired difference to the best classical strategy (points, 95% interval); the
+    row chosen on validation in bold, the target's margin dashed."""
+    with png_figure(path, 1, len(runs), dpi=110, figsize=(5.5 * len(runs), 4), squeeze=False) as (fig, axes):
+        for ax, (name, table) in zip(axes[0], runs.items(), strict=True):
+            target = TARGETS.get(name)
+            gan, classical = split_rows(table, target)
+            if gan.empty or classical.empty:
+                ax.set_title(f"{name}: nothing to compare")
+                continue
+            labels = [f"{r.strategy} x{r.ratio:g}" for r in gan.itertuples()]
+            diff = gan[f"vs_{BEST}"] * 100
+            errors = [diff - gan[f"vs_{BEST}_ci95_low"] * 100, gan[f"vs_{BEST}_ci95_high"] * 100 - diff]
+            ax.errorbar(diff, range(len(gan)), xerr=errors, fmt="o", capsize=3)
+            ax.set_yticks(range(len(gan)), labels, fontsize=7)
+            chosen = list(gan.index).index(gan["val_accuracy"].idxmax())
+            ax.get_yticklabels()[chosen].set_fontweight("bold")
+            ax.axvline(0, color="0.3", linewidth=1)
+            if target and not target.not_below:
+                ax.axvline(target.margin, color="C3", linestyle="--", linewidth=1, label=f"target +{target.margin:g}")
+                ax.legend(fontsize=7)
+            best = classical.loc[classical["val_accuracy"].idxmax(), "strategy"]
+            metric = target.metric if target else "test_accuracy"
+            ax.set(xlabel=f"{metric} vs {best} (points, paired by seed)", title=name)
+            ax.grid(alpha=0.3)
+        fig.suptitle("GAN strategies against the best classical one (chosen on validation)")
 
 
 if __name__ == "__main__":
