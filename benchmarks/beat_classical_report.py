@@ -1,11 +1,12 @@
 """The issue-16 target table: does the best GAN strategy beat the best classical one, by the margin asked?
 
 For every comparison folder under --results (from benchmarks/beat_classical.sh), and for each metric its target
-names: the best classical strategy and the best strategy with GAN images are both chosen on mean *validation*
-accuracy; the GAN row's paired difference on test (mean over seeds, 95% t-interval) and its p-value, Holm-corrected
-over all the GAN rows of the grid (the choice was made among them), decide the verdict. Writes --out (Markdown)
-and, beside it, targets.png: every GAN row's paired difference to the best classical strategy with its 95%
-interval, per setting, the target's margin marked.
+names: the best classical strategy and the best strategy with GAN images are both chosen on mean validation
+accuracy, over the seeds every strategy of the grid finished; the GAN row's paired difference on test (mean over
+seeds, 95% t-interval) and its p-value, Holm-corrected over all the GAN rows of the grid (the choice was made among
+them), decide the verdict. Writes --out (Markdown) and, beside it, targets.png: every GAN row's paired difference
+to the best classical strategy with its 95% interval, per setting, the target's margin marked. A grid stopped
+before its end also gets its summary.md/csv and accuracy.png here.
 
     python benchmarks/beat_classical_report.py [--results results/beat_classical] [--out .../targets.md]
 """
@@ -18,9 +19,12 @@ from typing import NamedTuple
 
 import pandas as pd
 
-from ganaug.io import write_text
+from ganaug.io import read_json, write_text
 from ganaug.pictures import png_figure
-from ganaug.stages.compare.grid import CAS, is_classical
+from ganaug.runs.quality import QualityReport
+from ganaug.stages.compare.grid import CAS, build_grid, is_classical, parse_ratios, parse_strategies
+from ganaug.stages.compare.report import plot_accuracy, write_summary
+from ganaug.stages.compare.run import QUALITY_FILE
 from ganaug.stages.compare.stats import BEST, summarise
 
 
@@ -56,6 +60,34 @@ def verdict(row: pd.Series, target: Target) -> str:
     reasons = [f"difference {diff:+.2f} < +{target.margin:g}"] if diff < target.margin else []
     reasons += [f"corrected p = {p:.2g} >= {target.alpha}"] if not p < target.alpha else []
     return "missed (" + "; ".join(reasons) + ")"
+
+
+def grid_rows(folder: Path) -> tuple[pd.DataFrame, int]:
+    """The rows of runs.csv that belong to the grid compare.json names (a folder may keep cells of an earlier grid,
+    which the summary leaves out too), of the seeds every row of the grid has finished: a grid stopped part-way is
+    judged on the seeds it completed, so that every choice and every difference is paired. Also: how many seeds
+    the grid asks for."""
+    runs, settings = pd.read_csv(folder / "runs.csv"), read_json(folder / "compare.json")
+    cells = build_grid(parse_strategies(settings["strategies"]), parse_ratios(settings["ratios"]), settings["seeds"])
+    runs = runs[runs["key"].isin({cell.key for cell in cells})]
+    rows_per_seed = len(cells) // len({cell.seed for cell in cells})
+    complete = [seed for seed, group in runs.groupby("seed") if len(group) == rows_per_seed]
+    return runs[runs["seed"].isin(complete)], len({cell.seed for cell in cells})
+
+
+def summarise_stopped(folder: Path, runs: pd.DataFrame, seeds: int) -> None:
+    """compare writes a grid's summary when its last cell is done; for a grid stopped before that, the same
+    summary.md/csv and accuracy.png of its complete seeds, titled as such."""
+    if runs.empty or runs["seed"].nunique() == seeds:
+        return
+    summary = summarise(runs)
+    summary.insert(5, "macro_f1", summarise(runs, "macro_f1")["mean"])
+    summary.insert(6, "val_accuracy", summarise(runs, "val_accuracy")["mean"])
+    title = (f"{folder.name}, stopped: the {runs['seed'].nunique()} of {seeds} seeds every strategy finished "
+             f"(seeds {', '.join(str(s) for s in sorted(runs['seed'].unique()))})")
+    quality = folder / QUALITY_FILE
+    write_summary(summary, folder, title, QualityReport.from_json(read_json(quality)) if quality.is_file() else None)
+    plot_accuracy(summary, folder / "accuracy.png", title)
 
 
 def split_rows(runs: pd.DataFrame, target: Target | None) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -98,8 +130,10 @@ def main(argv: list[str] | None = None) -> None:
              *[f"- {name}: {target.describe()}" for name, target in TARGETS.items()], "",
              "| setting | metric | best classical (val) | best GAN (val) | difference | p | p Holm (rows) | seeds "
              "| target |", "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | --- |"]
-    folders = sorted(p.parent for p in results.glob("*/runs.csv"))
-    runs = {folder.name: pd.read_csv(folder / "runs.csv") for folder in folders}
+    runs = {}
+    for folder in sorted(p.parent for p in results.glob("*/runs.csv")):
+        runs[folder.name], seeds = grid_rows(folder)
+        summarise_stopped(folder, runs[folder.name], seeds)
     lines += [table_row(name, table, TARGETS.get(name)) for name, table in runs.items()]
     out = Path(args.out) if args.out else results / "targets.md"
     write_text(out, "\n".join(lines) + "\n")

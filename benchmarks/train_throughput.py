@@ -7,7 +7,7 @@ hits all of them alike; each figure is the median over rounds, in images per
 second (one image = one real + one generated sample through a full iteration).
 
     python benchmarks/train_throughput.py [--rounds 5] [--steps 8] [--out results/throughput_cpu]
-                                          [--warmup 3] [--set KEY=VALUE ...]
+                                          [--warmup 3] [--compile] [--set KEY=VALUE ...]
 """
 
 from __future__ import annotations
@@ -82,14 +82,14 @@ class TextbookLoop:
         self.opt_g.step()
 
 
-def ganaug_runner(recipe, pool, precision: str):
-    """A callable running `n` steps through ganaug's real Trainer and GanStep."""
+def ganaug_runner(recipe, pool, precision: str, compile: bool = False):
+    """A callable running `n` steps through ganaug's real Trainer and GanStep (with train.compile if asked)."""
     recipe = recipe.model_copy(update={"train": recipe.train.model_copy(update={"precision": precision})})
     device = torch.device("cpu")
     parts = build_parts(recipe, pool, device)
     batches = InMemoryBatches(pool.images, pool.labels, recipe.train.batch_size, 0, recipe.train.channels_last)
     step = GanStep(parts, create_loss(recipe.loss.name), batches, DiffAugment(recipe.train.diffaugment_policies),
-                   recipe.train.d_steps, 0.0, autocast_dtype(precision, device))
+                   recipe.train.d_steps, 0.0, autocast_dtype(precision, device), compile=compile)
     done = 0
 
     def run(n: int) -> None:
@@ -110,6 +110,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=8, help="steps per variant per round")
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--out", type=Path, default=Path("results/throughput_cpu"))
+    parser.add_argument("--compile", action="store_true", help="also ganaug with train.compile (torch.compile)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="a dcgan64 recipe override (as `ganaug fit --set`), "
                              "e.g. a smaller batch for a quick check")
@@ -124,6 +125,8 @@ def main(argv: list[str] | None = None) -> None:
         "ganaug fp32": ganaug_runner(recipe, pool, "fp32"),
         f"ganaug (recipe default: precision auto = {AUTO}, channels-last)": ganaug_runner(recipe, pool, "auto"),
     }
+    if args.compile:  # minutes of compiling before the first round
+        variants[f"ganaug + train.compile (precision auto = {AUTO})"] = ganaug_runner(recipe, pool, "auto", True)
     for run in variants.values():
         run(args.warmup)
     rates: dict[str, list[float]] = {name: [] for name in variants}
@@ -146,7 +149,7 @@ def main(argv: list[str] | None = None) -> None:
                "cpu_capability": torch.backends.cpu.get_cpu_capability(),
                "processor": platform.processor() or platform.machine(), "precision_auto": AUTO}
     command = (f"python benchmarks/train_throughput.py --rounds {args.rounds} --steps {args.steps} --out {args.out}"
-               + "".join(f" --set {s}" for s in args.set))
+               + " --compile" * args.compile + "".join(f" --set {s}" for s in args.set))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(
         {"command": command,

@@ -185,7 +185,7 @@ def compare(run: RunLike, out: str | os.PathLike, *, synthetic: str | os.PathLik
             ratios: Sequence[float] = (0.5, 1, 2), seeds: int | Sequence[int] = 5, model: str = "small-cnn",
             epochs: int = 30, patience: int | None = None, schedule: str = "cosine",
             checkpoint: str | int | None = None, device: str | torch.device = "auto",
-            progress: bool = True) -> CompareResult:
+            progress: bool = True, jobs: int = 1, shard: str | None = None) -> CompareResult:
     """Train a classifier per strategy, ratio and seed on the run's split and report test accuracy, as
     `ganaug compare` does; a comparison stopped part-way continues when called again with the same `out`.
 
@@ -208,6 +208,9 @@ def compare(run: RunLike, out: str | os.PathLike, *, synthetic: str | os.PathLik
             validation FID) or None for the newest.
         device: "auto", "cpu", "cuda" or "cuda:N".
         progress: show progress bars.
+        jobs: cells trained at once, each in a process of its own; the results do not depend on it.
+        shard: "I/N" trains only the I-th of N fixed shares of the grid (no summary: `summary` is empty); a
+            call without it over the same `out` merges the shards' cells and summarises.
 
     Returns:
         The CompareResult: `out`, `runs` (one row per cell) and `summary` (per strategy and ratio), as DataFrames.
@@ -234,7 +237,9 @@ def compare(run: RunLike, out: str | os.PathLike, *, synthetic: str | os.PathLik
     return compare_stage(_run_path(run), check_path("out", out, what="the results folder"), synthetic=synthetic,
                          strategies=_texts("strategies", strategies, "['baseline', 'uniform']"), ratios=ratios,
                          seeds=seeds, classifier=classifier, checkpoint=_checkpoint(checkpoint),
-                         device=_device(device), progress=check_bool("progress", progress))
+                         device=_device(device), progress=check_bool("progress", progress),
+                         jobs=check_number("jobs", jobs, minimum=1, integer=True, meaning="processes"),
+                         shard=_shard(shard))
 
 
 def _recipe_path(recipe: Any) -> str:
@@ -304,6 +309,12 @@ def _checkpoint(checkpoint: Any) -> str | int | None:
         return os.fspath(checkpoint)
     return check_number("checkpoint", checkpoint, minimum=0, integer=True, meaning="a step number",
                         hint='or pass a checkpoint folder, "best", or None for the newest')
+
+
+def _shard(shard: Any) -> str | None:
+    if shard is not None and not isinstance(shard, str):
+        raise wrong_type("shard", shard, '"I/N", e.g. "2/4" for the second of four shares, or None')
+    return shard
 
 
 def _device(device: Any) -> str:

@@ -164,9 +164,12 @@ class TrainConfig(Section):
     ada_kimg: float = Field(500.0, gt=0)
     """ADA: thousands of real images (as D sees them) for p to go from 0 to 1 at most. The paper's 500 suits runs of
     millions of images; a run of a few hundred small-batch steps needs about 5-10 for p to move at all."""
-    precision: Literal["auto", "fp32", "bf16"] = "auto"
-    """auto: bf16 autocast where the hardware supports it, else fp32."""
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    """auto: bf16 autocast where the hardware is fast at it; else fp16 with loss scaling on a GPU, fp32 on a CPU."""
     channels_last: bool = True
+    compile: bool = False
+    """torch.compile G and D (the first steps are slower while it compiles; where it cannot compile, fit warns and
+    trains without it)."""
     seed: int = Field(0, ge=0, le=SEED_MAX)
 
     @model_validator(mode="after")
@@ -192,6 +195,9 @@ class LogConfig(Section):
     checkpoint_every: int = Field(100, ge=1)
     keep_checkpoints: int = Field(2, ge=1)
     grid_columns: int = Field(10, ge=1, le=100)
+    tensorboard: bool = False
+    """Also write the losses, D scores, evaluations and sample grids to RUN_DIR/tensorboard (needs the tensorboard
+    package: pip install 'ganaug[tensorboard]')."""
 
 
 class EvalConfig(Section):

@@ -44,8 +44,16 @@ def bf16_is_fast(device: torch.device) -> bool:
     return cpu.startswith("AVX512") and bool(native)
 
 
+def bf16_if_fast(device: torch.device) -> torch.dtype | None:
+    """For code without loss scaling (classifiers, inference): bf16 where it is fast, else fp32 (None)."""
+    return torch.bfloat16 if bf16_is_fast(device) else None
+
+
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
-    """None means plain fp32."""
-    if precision == "fp32" or (precision == "auto" and not bf16_is_fast(device)):
-        return None
-    return torch.bfloat16
+    """None means plain fp32. auto: bf16 where it is fast; on a GPU without bf16, fp16 (the training step then
+    scales its losses); on a CPU without native bf16, fp32."""
+    if precision == "auto":
+        if bf16_is_fast(device):
+            return torch.bfloat16
+        return torch.float16 if device.type == "cuda" else None
+    return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]

@@ -22,6 +22,7 @@ import os
 import re
 import secrets
 import shutil
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -200,19 +201,19 @@ def child(folder: Path, name: str) -> Path:
 
 @contextlib.contextmanager
 def output_folder(path: str | os.PathLike[str], *, what: str = "output",
-                  keep_on_error: Callable[[], bool] = lambda: False) -> Iterator[Path]:
+                  keep_on_error: Callable[[], bool] = lambda: False, wait: bool = False) -> Iterator[Path]:
     """Create (if needed) and exclusively lock `path` while the block runs.
 
-    A second process asking for the same folder gets a one-line OutputError. Dead writers' temporaries
-    inside it are removed first. If the block fails (an error, Ctrl-C), the folders this call created are
-    removed again, unless keep_on_error() says they now hold something worth keeping (a resumable
-    checkpoint, finished cells); what existed before is never touched.
+    A second process asking for the same folder gets a one-line OutputError (with wait=True, it waits its
+    turn). Dead writers' temporaries inside it are removed first. If the block fails (an error, Ctrl-C), the
+    folders this call created are removed again, unless keep_on_error() says they now hold something worth
+    keeping (a resumable checkpoint, finished cells); what existed before is never touched.
     """
     path = Path(path)
     created = _make_folders(path, what)
     was_empty = False
     try:
-        with _lock(path, what):
+        with _lock(path, what, wait):
             remove_stale_temporaries(path)
             was_empty = not created and not any(path.iterdir())
             yield path
@@ -265,7 +266,7 @@ def _empty(folder: Path) -> None:
 
 
 @contextlib.contextmanager
-def _lock(path: Path, what: str) -> Iterator[None]:
+def _lock(path: Path, what: str, wait: bool = False) -> Iterator[None]:
     if fcntl is None:
         yield
         return
@@ -277,8 +278,11 @@ def _lock(path: Path, what: str) -> Iterator[None]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise OutputError(f"another ganaug process is writing to {what} {str(path)!r}; wait for it to "
-                              "finish, or choose another folder") from None
+            if not wait:
+                raise OutputError(f"another ganaug process is writing to {what} {str(path)!r}; wait for it to "
+                                  "finish, or choose another folder") from None
+            print(f"waiting for another ganaug process to finish with {what} {str(path)!r}", file=sys.stderr)
+            fcntl.flock(fd, fcntl.LOCK_EX)
         if os.stat(path).st_ino != os.fstat(fd).st_ino:  # replaced between open and lock
             raise OutputError(f"{what} {str(path)!r} was replaced while this command started; run it again")
         yield

@@ -171,13 +171,25 @@ def test_beat_classical_report(tmp_path):
             rows.append({"strategy": strategy, "ratio": 0.0 if "+" not in strategy else 1.0, "seed": seed,
                          "val_accuracy": val, "test_accuracy": test + 0.01 * seed * (strategy == "soft+classic"),
                          "macro_f1": test})
+    rows.append({"strategy": "extra+classic", "ratio": 1.0, "seed": 0, "val_accuracy": 0.99, "test_accuracy": 0.99,
+                 "macro_f1": 0.99})  # a cell of an earlier grid in the folder: not this grid's, so left out
+    rows.append({"strategy": "classic", "ratio": 0.0, "seed": 4, "val_accuracy": 0.99, "test_accuracy": 0.99,
+                 "macro_f1": 0.99})  # the grid stopped during seed 4: judged on seeds 0-3 alone
     (tmp_path / "mnist5k-10").mkdir()
-    pd.DataFrame(rows).to_csv(tmp_path / "mnist5k-10" / "runs.csv", index=False)
+    table = pd.DataFrame(rows)
+    table["key"] = [f"{r.strategy}|{r.ratio:g}|{r.seed}" for r in table.itertuples()]
+    table.to_csv(tmp_path / "mnist5k-10" / "runs.csv", index=False)
+    (tmp_path / "mnist5k-10" / "compare.json").write_text(json.dumps(
+        {"strategies": "baseline,classic,soft+classic,argmax+classic", "ratios": "1", "seeds": 5}))
     script("beat_classical_report").main(["--results", str(tmp_path)])
     table = (tmp_path / "targets.md").read_text()
     row = next(line for line in table.splitlines() if line.startswith("| mnist5k-10 |"))
-    assert "classic: 85.00" in row and "soft+classic x1" in row and "argmax" not in row
-    assert "(2)" in row and "| met |" in row, row  # +4.5 points, corrected over the 2 GAN rows
+    assert "classic: 85.00" in row and "soft+classic x1" in row and "argmax" not in row and "extra" not in row
+    assert "(2) | 4 | met |" in row, row  # +4.5 points on the 4 complete seeds, corrected over the 2 GAN rows
+    assert (tmp_path / "targets.png").stat().st_size > 1000
+    summary = (tmp_path / "mnist5k-10" / "summary.md").read_text()  # compare never summarised the stopped grid
+    assert "stopped: the 4 of 5 seeds" in summary and "| classic | - | 4 | 85.00" in summary
+    assert (tmp_path / "mnist5k-10" / "accuracy.png").is_file()
 
 
 @smoke
@@ -213,6 +225,18 @@ def test_quality_report(experiment, tmp_path):
     assert summary.count("| digits-plain | 2 |") == 2  # the evaluations during training and the best, evaluated
     assert (tmp_path / "quality_over_training.png").stat().st_size > 0
     assert (tmp_path / "digits-plain" / "metrics.json").is_file() and (tmp_path / "samples_digits-plain.png").is_file()
+
+
+@smoke
+def test_parallel_speed(tmp_path):
+    """Both measurements, each with 1 and 2 processes, at the smallest sizes."""
+    out = tmp_path / "parallel"
+    script("parallel_speed").main(["--rounds", "1", "--fit-steps", "12", "--seeds", "1", "--epochs", "1",
+                                   "--setup-steps", "10", "--count", "300", "--out", str(out),
+                                   *(a for s in TINY for a in ("--set", s))])
+    facts = json.loads(out.with_suffix(".json").read_text())
+    assert len(facts["fit_images_per_s"]["2 processes (torchrun)"]) == 1 and facts["compare_speedup"] > 0
+    assert "| compare, 6 cells x 1 epochs" in out.with_suffix(".md").read_text()
 
 
 @smoke

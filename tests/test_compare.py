@@ -130,7 +130,7 @@ def test_an_interrupted_grid_skips_finished_cells_on_restart(tmp_path, condition
         calls.append(cell.key)
         return real_run_cell(data, cell, settings, device)
 
-    monkeypatch.setattr("ganaug.stages.compare.run.run_cell", interrupted)
+    monkeypatch.setattr("ganaug.stages.compare.parallel.run_cell", interrupted)
     kwargs = dict(synthetic=synthetic, strategies="baseline,uniform", ratios="0.5,1", seeds=2, classifier=QUICK,
                   progress=False)
     with pytest.raises(KeyboardInterrupt):
@@ -138,7 +138,8 @@ def test_an_interrupted_grid_skips_finished_cells_on_restart(tmp_path, condition
     assert len(pd.read_csv(tmp_path / "r" / "runs.csv")) == 3
     first = list(calls)
     calls.clear()
-    monkeypatch.setattr("ganaug.stages.compare.run.run_cell", lambda *a: calls.append(a[1].key) or real_run_cell(*a))
+    monkeypatch.setattr("ganaug.stages.compare.parallel.run_cell",
+                        lambda *a: calls.append(a[1].key) or real_run_cell(*a))
     result = compare(conditional_run, tmp_path / "r", **kwargs)
     assert set(calls).isdisjoint(first) and len(calls) == 3
     assert sorted(result.runs["key"]) == sorted(c.key for c in build_grid(parse_strategies("baseline,uniform"),

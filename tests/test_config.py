@@ -126,7 +126,7 @@ def test_wrong_type_names_the_key():
         ("model.ac_weight=1", ["model.ac_weight", "conditional"]),
         ("train.diffaugment=blur", ["train.diffaugment", "blur"]),
         ("train.diffaugment=color,blur", ["blur"]),
-        ("train.precision=fp16", ["train.precision"]),
+        ("train.precision=fp8", ["train.precision"]),
         ("log.every=0", ["log.every"]),
         ("train.lr_g=nan", ["train.lr_g"]),
     ],

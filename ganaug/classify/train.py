@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 from ganaug.classify.classic import CLASSICAL
 from ganaug.classify.imbalance import REBALANCE, class_weights, oversample
 from ganaug.data.pixels import to_unit_range
-from ganaug.device import autocast_dtype
+from ganaug.device import bf16_if_fast
 
 LossFn = Callable[[Tensor, Tensor, Tensor], Tensor]
 """loss(logits, targets, synthetic) -> scalar."""
@@ -136,7 +136,7 @@ def predict(model: nn.Module, images: Tensor, real_classes: int, batch_size: int
     """Probabilities over the K real classes (an extra K+1-th output is ignored, as at test time)."""
     model.eval()
     device = next(model.parameters()).device
-    dtype = autocast_dtype("auto", device)
+    dtype = bf16_if_fast(device)
     out = []
     for start in range(0, len(images), batch_size):
         x = to_unit_range(images[start : start + batch_size].to(device)).contiguous(memory_format=torch.channels_last)
@@ -166,7 +166,7 @@ def train_classifier(model: nn.Module, train: TensorSet | EpochSets, val_images:
     batches_per_epoch = _batches_per_epoch(len(first.images), settings.batch_size)
     scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, settings.epochs * batches_per_epoch)
                  if settings.schedule == "cosine" else None)
-    dtype = autocast_dtype("auto", device)
+    dtype = bf16_if_fast(device)
     best: tuple[float, float] = (-1.0, 0.0)
     best_state, best_epoch, history = None, 0, []
     epochs = tqdm(range(1, settings.epochs + 1), desc=desc, unit="epoch", disable=not progress, leave=False)

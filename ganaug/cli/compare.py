@@ -41,15 +41,25 @@ class StrategiesOption(click.Option):
               help="Learning rate over the epochs: cosine decay to 0, or constant (the protocol before 0.2).")
 @click.option("--checkpoint", help="The generator of the set compare makes: a checkpoint step, or best (lowest "
               "validation FID, when fit evaluated); default: the newest. Not with --synthetic.")
+@click.option("--jobs", type=click.IntRange(1, 256), default=1, show_default=True,
+              help="Cells trained at once, each in a process of its own (on a GPU of its own where there are "
+                   "several); the results do not depend on it.")
+@click.option("--shard", metavar="I/N",
+              help="Train only the I-th of N fixed shares of the grid (a cluster's job array, --array=1-N) into "
+                   "RESULTS_DIR/shards/; then run the same command without --shard to merge and summarise.")
 @device_option
 def compare_command(run_dir: Path, out: Path, synthetic: Path | None, strategies: str, ratios: str, seeds: int,
                     model: str, epochs: int, patience: int | None, schedule: str, checkpoint: str | None,
-                    device: str) -> None:
+                    jobs: int, shard: str | None, device: str) -> None:
     """Train a classifier per strategy, ratio and seed on the run's split and report test accuracy."""
     from ganaug.stages.compare import ClassifierSettings, compare
 
     result = compare(run_dir, out, synthetic=synthetic, strategies=strategies, ratios=ratios, seeds=seeds,
                      classifier=ClassifierSettings(model=model, epochs=epochs, patience=patience, schedule=schedule),
-                     checkpoint=checkpoint, device=device)
+                     checkpoint=checkpoint, device=device, jobs=jobs, shard=shard)
+    if shard is not None:
+        click.echo(f"shard {shard}: {len(result.runs)} cells in {result.out}/shards/; when every shard has "
+                   "finished, run this command again without --shard to merge them and write the summary")
+        return
     click.echo((result.out / "summary.md").read_text(encoding="utf-8"))
     click.echo(f"results: {result.out} (runs.csv, summary.csv, summary.md, accuracy.png)")

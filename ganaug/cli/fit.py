@@ -29,8 +29,11 @@ def fit_command(recipe: str, out: Path | None, steps: int | None, seed: int | No
     With --resume it may be left out: the run continues from its own config.toml (plus any --set).
     """
     from ganaug.config import load_recipe
+    from ganaug.distributed import World
     from ganaug.runs.run_dir import RunDir
     from ganaug.stages.fit.run import fit
+
+    world = World.from_environment()
 
     if resume and out is None:
         raise click.UsageError("--resume needs --out RUN_DIR (the run to continue)")
@@ -42,9 +45,13 @@ def fit_command(recipe: str, out: Path | None, steps: int | None, seed: int | No
              + ([f"train.seed={seed}"] if seed is not None else []))
     config, name = load_recipe(recipe, extra)
     if out is None:
+        if world.size > 1:  # each process would name its own folder after its own clock
+            raise click.UsageError("give --out RUN_DIR when training on several processes (torchrun)")
         out = RunDir.default_path(name)
     started = time.perf_counter()
     result = fit(config, out, device=device, resume=resume)
+    if not world.is_main:
+        return  # rank 0 reports
     run = result.run
     click.echo(f"run:        {run.root} (step {result.steps}, {time.perf_counter() - started:.0f} s)")
     click.echo(f"samples:    {run.samples / 'latest.png'}")

@@ -19,8 +19,13 @@ class InMemoryBatches:
         self.images, self.labels = images, labels
         self.batch_size = batch_size
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
-        self.generator = torch.Generator().manual_seed(seed)
-        self.order = torch.randperm(len(images), generator=self.generator)
+        self.generator = torch.Generator()
+        self.reseed(seed)
+
+    def reseed(self, seed: int) -> None:
+        """Start a new stream of batches: a fresh permutation from `seed` (another process's own stream)."""
+        self.generator.manual_seed(seed)
+        self.order = torch.randperm(len(self.images), generator=self.generator)
         self.position = 0
 
     def next_indices(self) -> Tensor:

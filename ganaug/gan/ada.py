@@ -18,6 +18,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from ganaug.distributed import all_sum, world_size
+
 
 class AdaptiveStrength:
     """p, the last r_t, and the current interval's accumulators; `target` 0 turns ADA off."""
@@ -56,8 +58,8 @@ class AdaptiveStrength:
         self.steps += 1
         if self.steps < self.interval:
             return
-        with torch.no_grad():
-            self.rt.copy_(self.signs / self.images)
+        with torch.no_grad():  # over every rank's real batches when training on several processes
+            self.rt.copy_(all_sum(self.signs) / (self.images * world_size()))
             self.p.add_(torch.sign(self.rt - self.target) * (self.images / (self.kimg * 1000))).clamp_(0, 1)
             self.signs.zero_()
         self.images = self.steps = 0

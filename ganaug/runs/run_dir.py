@@ -10,6 +10,7 @@
     samples/          sample grids from the EMA generator (latest.png and per step)
     checkpoints/      step_XXXXXXX/ folders (safetensors + JSON); best/ (lowest validation FID) when evaluating
     evaluations.jsonl metrics measured during fit every eval.every steps; evaluation.png plots them
+    tensorboard/      the same for TensorBoard, with log.tensorboard = true
     teacher/          the classifier that labels, filters and measures (trained on the training split only)
     evaluation/       `ganaug evaluate` reports, one folder per checkpoint
 """
@@ -75,6 +76,7 @@ class RunDir:
     samples = property(lambda self: self.root / "samples")
     checkpoints = property(lambda self: self.root / "checkpoints")
     evaluations = property(lambda self: self.root / "evaluations.jsonl")
+    tensorboard = property(lambda self: self.root / "tensorboard")
     """Metrics measured during fit (every eval.every steps)."""
     best = property(lambda self: self.root / "checkpoints" / "best")
     """The EMA generator with the lowest validation FID so far (never pruned)."""

@@ -19,7 +19,7 @@ import platform
 import shutil
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -38,13 +38,16 @@ from ganaug.runs.quality import QualityReport, Reference, measure
 from ganaug.runs.run_dir import RunDir
 from ganaug.runs.synthset import MANIFEST, SynthSet
 from ganaug.stages.augment import augment
-from ganaug.stages.compare.cell import ClassifierSettings, run_cell
+from ganaug.stages.compare.cell import ClassifierSettings
 from ganaug.stages.compare.data import CompareData
 from ganaug.stages.compare.grid import Cell, build_grid, parse_ratios, parse_seeds, parse_strategies
+from ganaug.stages.compare.parallel import Shard, check_jobs, shard_row_files, train_cells
 from ganaug.stages.compare.report import plot_accuracy, write_summary
 from ganaug.stages.compare.stats import summarise
 
 SETTINGS_FILE = "compare.json"
+SET_UP = "set_up"
+"""compare.json's mark that the synthetic set and its quality are complete (shards started later use them)."""
 QUALITY_FILE = "synthetic_quality.json"
 QUALITY_IMAGES = 5000
 OVERSAMPLE = 2
@@ -68,12 +71,15 @@ def compare(run_dir: str | Path, out: str | Path, *, synthetic: str | Path | Non
             strategies: str | Sequence[str] = ("baseline", "classic", "uniform"),
             ratios: str | Sequence[float] = (0.5, 1, 2), seeds: int | Sequence[int] = 5,
             classifier: ClassifierSettings = DEFAULT_CLASSIFIER, checkpoint: str | int | None = None,
-            device: str = "auto", progress: bool = True) -> CompareResult:
+            device: str = "auto", progress: bool = True, jobs: int = 1, shard: str | Shard | None = None,
+            ) -> CompareResult:
     """Train the grid of (strategy, ratio, seed) cells into `out`; ganaug.compare is its Python face.
 
     strategies and ratios: sequences, or the CLI's comma-separated text; seeds: how many (0 to n-1), or which.
     checkpoint: the generator that makes the synthetic set when none is given: a step, "best" (lowest validation
-    FID, the honest choice) or None for the newest.
+    FID, the honest choice) or None for the newest. jobs: cells trained at once, each in a process of its own.
+    shard: "I/N" trains only the I-th of N fixed shares of the grid into out/shards/ (no summary); a call without
+    a shard then merges every shard's rows, trains what is missing and summarises (ganaug.stages.compare.parallel).
     """
     run, out, torch_device = RunDir.open(Path(run_dir)), Path(out), resolve_device(device)
     if checkpoint is not None:
@@ -82,20 +88,24 @@ def compare(run_dir: str | Path, out: str | Path, *, synthetic: str | Path | Non
                              "made already (from the checkpoint its manifest names): give one or the other")
         checkpoint_folder(run, checkpoint)
     cells = build_grid(parse_strategies(strategies), parse_ratios(ratios), seeds)
+    shard, jobs = Shard.parse(shard) if isinstance(shard, str) else shard, check_jobs(jobs)
     check_classifier(classifier.model)
     fixed = {"run": str(run.root.resolve()), "synthetic": str(Path(synthetic).resolve()) if synthetic else None,
              **asdict(classifier), **({"checkpoint": str(checkpoint)} if checkpoint is not None else {})}
     # Bad data, or a --synthetic set from another run or split, fail before anything is written.
     data = CompareData.load(run, SynthSet(synthetic) if synthetic is not None else None)
     _check_settings(out, fixed)
-    with output_folder(out, what="results folder", keep_on_error=lambda: (out / "runs.csv").is_file()):
+    # A shard holds the folder only to set it up (others wait meanwhile); its cells write a file of their own.
+    with output_folder(out, what="results folder", keep_on_error=lambda: bool(_read_runs(out)), wait=bool(shard)):
         if _check_settings(out, fixed):  # again, now that this process holds the folder
             _clear_setup(out)
-        write_json(out / SETTINGS_FILE, {  # the CLI's text as typed; Python sequences as lists
+        set_up = (out / SETTINGS_FILE).is_file() and read_json(out / SETTINGS_FILE).get(SET_UP, False)
+        record = {  # the CLI's text as typed; Python sequences as lists
             "settings": fixed, "strategies": strategies if isinstance(strategies, str) else list(strategies),
             "ratios": ratios if isinstance(ratios, str) else [float(r) for r in ratios],
             "seeds": seeds if isinstance(seeds, int) else parse_seeds(seeds), "command": sys.argv,
-            "environment": _environment(torch_device)})
+            "environment": _environment(torch_device), **({SET_UP: True} if set_up else {})}
+        write_json(out / SETTINGS_FILE, record)
         if data.synthetic is None and any(c.uses_gan for c in cells):
             data = data.with_synthetic(_generate_synthetic(
                 run, out, cells, classifier, torch.bincount(data.train.labels, minlength=data.num_classes).tolist(),
@@ -103,25 +113,23 @@ def compare(run_dir: str | Path, out: str | Path, *, synthetic: str | Path | Non
         data.check(cells, classifier.epochs)
         _warn_if_too_small(len(data.test.labels))
         quality = _synthetic_quality(run, data, out, torch_device, progress) if data.synthetic else None
-        return _run_grid(run, out, data, cells, classifier, torch_device, quality, progress)
+        write_json(out / SETTINGS_FILE, {**record, SET_UP: True})  # kept from now on, cells or not
+        if shard is None:
+            return _run_grid(run, out, data, cells, classifier, torch_device, quality, progress, jobs)
+    return _run_shard(run, out, data, cells, classifier, torch_device, shard, progress, jobs)
 
 
 def _run_grid(run: RunDir, out: Path, data: CompareData, cells: list[Cell], classifier: ClassifierSettings,
-              torch_device: torch.device, quality: QualityReport | None, progress: bool) -> CompareResult:
-    """Train the cells not yet in runs.csv (rewritten after each), then summarise and plot."""
-    rows = _read_runs(out)
-    done = {row["key"] for row in rows}
-    todo = [c for c in cells if c.key not in done]
-    with tqdm(total=len(cells), initial=len(cells) - len(todo), desc="compare", unit="cell",
-              disable=not progress) as bar:
-        for cell in todo:
-            bar.set_postfix_str(cell.key)
-            rows.append(run_cell(data, cell, classifier, torch_device))
-            _write_runs(out, rows)
-            bar.update()
-            _warn_at_a_ceiling(rows[-1], cell)
-    keys = {c.key for c in cells}
-    runs = pd.DataFrame([r for r in rows if r["key"] in keys])
+              torch_device: torch.device, quality: QualityReport | None, progress: bool, jobs: int) -> CompareResult:
+    """Train the cells not yet in runs.csv or a shard's rows (runs.csv rewritten after each), then summarise and
+    plot."""
+    rows = _train_missing(run, out / "runs.csv", _read_runs(out), data, cells, classifier, torch_device, progress,
+                          jobs)
+    order = {c.key: i for i, c in enumerate(cells)}  # grid order, whichever process finished first; others last
+    rows.sort(key=lambda row: order.get(row["key"], len(order)))
+    if rows:
+        _write_rows(out / "runs.csv", rows)  # also when the shards had trained every cell: the merge
+    runs = pd.DataFrame([r for r in rows if r["key"] in order])
     summary = summarise(runs)
     summary.insert(5, "macro_f1", summarise(runs, "macro_f1")["mean"])
     summary.insert(6, "val_accuracy", summarise(runs, "val_accuracy")["mean"])  # for choosing a strategy honestly
@@ -156,8 +164,8 @@ def _warn_at_a_ceiling(row: dict, cell: Cell) -> None:
 
 
 def _check_settings(out: Path, fixed: dict) -> bool:
-    """`out` must be new, a comparison with these settings (to continue), or one set up that never finished
-    a cell (nothing to lose: True, its set-up may be cleared and started afresh)."""
+    """`out` must be new, a comparison with these settings (to continue), or one stopped while it was set up
+    (nothing to lose: True, its set-up may be cleared and started afresh)."""
     if not out.exists():
         return False
     if not out.is_dir():
@@ -167,10 +175,10 @@ def _check_settings(out: Path, fixed: dict) -> bool:
         if any(out.iterdir()):
             raise UsageError(f"{str(out)!r} exists and is not a ganaug comparison; choose another --out")
         return False
-    if not (out / "runs.csv").is_file():
+    record = read_json(settings)
+    if not _read_runs(out) and not (isinstance(record, dict) and record.get(SET_UP)):
         return True
-    before = read_json(settings)
-    before = before.get("settings") if isinstance(before, dict) else None
+    before = record.get("settings") if isinstance(record, dict) else None
     if not isinstance(before, dict):
         raise RunDirError(f"{settings} is damaged (no settings); restore it, or choose another --out")
     changed = [k for k in fixed if before.get(k) != fixed[k]]
@@ -181,7 +189,7 @@ def _check_settings(out: Path, fixed: dict) -> bool:
 
 
 def _clear_setup(out: Path) -> None:
-    """What a comparison that finished no cell left behind (killed or stopped during set-up)."""
+    """What a comparison stopped while it was set up left behind."""
     for leftover in (out / SETTINGS_FILE, out / QUALITY_FILE):
         leftover.unlink(missing_ok=True)
     shutil.rmtree(out / "synthetic", ignore_errors=True)
@@ -223,13 +231,53 @@ def _synthetic_quality(run: RunDir, data: CompareData, out: Path, device: torch.
     return QualityReport.from_json(read_json(path))
 
 
+def _run_shard(run: RunDir, out: Path, data: CompareData, cells: list[Cell], classifier: ClassifierSettings,
+               torch_device: torch.device, shard: Shard, progress: bool, jobs: int) -> CompareResult:
+    """Train this shard's cells not yet done anywhere in `out` into its own rows file; no summary (the
+    unsharded call that merges the shards writes it)."""
+    path = shard.rows_file(out)
+    mine = shard.select(cells)
+    rows = _train_missing(run, path, _read_rows(path), data, mine, classifier, torch_device, progress, jobs,
+                          done_elsewhere={row["key"] for row in _read_runs(out)})
+    return CompareResult(out, pd.DataFrame(rows), pd.DataFrame())
+
+
+def _train_missing(run: RunDir, path: Path, rows: list[dict], data: CompareData, cells: list[Cell],
+                   classifier: ClassifierSettings, torch_device: torch.device, progress: bool, jobs: int,
+                   done_elsewhere: Collection[str] = ()) -> list[dict]:
+    """`rows` plus a row for each cell not in them (nor in done_elsewhere), written to `path` after every cell."""
+    done = {row["key"] for row in rows} | set(done_elsewhere)
+    todo = [c for c in cells if c.key not in done]
+    by_key = {c.key: c for c in todo}
+    with tqdm(total=len(cells), initial=len(cells) - len(todo), desc="compare", unit="cell",
+              disable=not progress) as bar:
+        for row in train_cells(run, data, todo, classifier, torch_device, jobs):
+            rows.append(row)
+            _write_rows(path, rows)
+            bar.set_postfix_str(row["key"])
+            bar.update()
+            _warn_at_a_ceiling(row, by_key[row["key"]])
+    return rows
+
+
 def _read_runs(out: Path) -> list[dict]:
-    path = out / "runs.csv"
-    return pd.read_csv(path).to_dict("records") if path.is_file() else []
+    """Every finished cell's row: runs.csv, then the shards' rows it does not hold yet (the merge)."""
+    rows = _read_rows(out / "runs.csv")
+    keys = {row["key"] for row in rows}
+    for path in shard_row_files(out):
+        for row in _read_rows(path):
+            if row["key"] not in keys:
+                rows.append(row)
+                keys.add(row["key"])
+    return rows
 
 
-def _write_runs(out: Path, rows: list[dict]) -> None:
-    with atomic_path(out / "runs.csv") as tmp:
+def _read_rows(path: Path) -> list[dict]:
+    return pd.read_csv(path, dtype={"ratio": float}).to_dict("records") if path.is_file() else []  # 1, not 1.0
+
+
+def _write_rows(path: Path, rows: list[dict]) -> None:
+    with atomic_path(path) as tmp:
         pd.DataFrame(rows).to_csv(tmp, index=False, float_format="%.6g")
 
 

@@ -17,7 +17,7 @@ SHOWN = 8
 
 
 def run_header(recipe: Recipe, pool: ImagePool, split: Split, device: torch.device, asked_device: str,
-               precision: torch.dtype | None) -> list[str]:
+               precision: torch.dtype | None, processes: int = 1) -> list[str]:
     """Lines describing the run about to train."""
     d, m, t = recipe.data, recipe.model, recipe.train
     size = f"{pool.image_size}x{pool.image_size}"
@@ -40,6 +40,9 @@ def run_header(recipe: Recipe, pool: ImagePool, split: Split, device: torch.devi
         f"model:      {'conditional ' if m.conditional else ''}{m.name}, {recipe.loss.name} loss, "
         f"{t.steps} steps of {t.batch_size} images",
     ]
+    if processes > 1:
+        lines.append(f"processes:  {processes} (torchrun), {t.batch_size // processes} images each per step; gradients "
+                     "averaged, rank 0 writes the run")
     return lines
 
 
@@ -48,11 +51,14 @@ def _long_tail(ratio: float) -> str:
 
 
 def _precision(asked: str, dtype: torch.dtype | None, device: torch.device) -> str:
-    name = "bfloat16 autocast" if dtype is not None else "float32"
+    name = {None: "float32", torch.bfloat16: "bfloat16 autocast",
+            torch.float16: "float16 autocast with loss scaling"}[dtype]
     if asked != "auto":
         return name
-    if dtype is not None:
+    if dtype == torch.bfloat16:
         return f"{name} (auto: native bf16 on this {device.type.upper()})"
+    if dtype == torch.float16:
+        return f"{name} (auto: this GPU has no bf16)"
     where = "GPU" if device.type == "cuda" else "CPU (it has no AVX512-BF16 or AMX)"
     return f"{name} (auto: no native bf16 on this {where}; train.precision = 'bf16' forces it)"
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import time
 
+import numpy as np
+from PIL import Image
 from torch import Tensor
 from tqdm.auto import tqdm
 
@@ -147,3 +149,49 @@ class Checkpointer(Periodic):
         trainer.flush()  # raises on NaN/inf losses; save_checkpoint refuses non-finite weights
         save_checkpoint(self.run.checkpoints, trainer.step, self.parts, self.batches)
         prune_checkpoints(self.run.checkpoints, self.keep)
+
+
+class TensorBoardLog(Hook):
+    """The run as TensorBoard shows it, in RUN_DIR/tensorboard: every logged metric (train/...), each evaluation
+    (eval/...) and each sample grid, read back from the files the other hooks wrote (so it runs after them)."""
+
+    def __init__(self, run: RunDir, sample_every: int, eval_every: int) -> None:
+        self.run, self.sample_every, self.eval_every = run, sample_every, eval_every
+        self.grid_step = self.eval_step = -1
+
+    def on_start(self, trainer: Trainer) -> None:
+        from torch.utils.tensorboard import SummaryWriter  # the optional package, checked before fit starts
+
+        # purge_step: a resumed run drops what the stopped one logged after its checkpoint, as metrics.jsonl does.
+        self.writer = SummaryWriter(str(self.run.tensorboard), purge_step=trainer.step + 1 if trainer.step else None)
+
+    def on_metrics(self, trainer: Trainer, rows: list[MetricRow]) -> None:
+        for row in rows:
+            for key, value in row.items():
+                if key != "step":
+                    self.writer.add_scalar(f"train/{key}", value, row["step"])
+
+    def on_step(self, trainer: Trainer) -> None:
+        self._pictures_and_evaluations(trainer.step, trainer.step % self.sample_every == 0,
+                                       self.eval_every > 0 and trainer.step % self.eval_every == 0)
+
+    def on_end(self, trainer: Trainer) -> None:
+        self._pictures_and_evaluations(trainer.step, True, self.eval_every > 0)
+        self.writer.flush()
+
+    def _pictures_and_evaluations(self, step: int, grid: bool, evaluation: bool) -> None:
+        path = self.run.samples / f"step_{step:07d}.png"
+        if grid and step != self.grid_step and path.is_file():  # the last step may come twice: on_step, on_end
+            self.grid_step = step
+            with Image.open(path) as image:
+                self.writer.add_image("samples", np.asarray(image.convert("RGB")), step, dataformats="HWC")
+        rows = self.run.read_evaluations() if evaluation and step != self.eval_step else []
+        if rows and rows[-1]["step"] == step:
+            self.eval_step = step
+            for key, value in rows[-1].items():
+                if key != "step" and isinstance(value, (int, float)):
+                    self.writer.add_scalar(f"eval/{key}", float(value), step)
+
+    def close(self) -> None:
+        if hasattr(self, "writer"):
+            self.writer.close()

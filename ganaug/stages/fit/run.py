@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import platform
 import sys
 from dataclasses import dataclass
@@ -16,7 +17,8 @@ from ganaug.config import Recipe
 from ganaug.data import ImagePool, InMemoryBatches, Split, load_pool, make_split
 from ganaug.data.user import PYTHON
 from ganaug.device import autocast_dtype, resolve_device
-from ganaug.errors import DataError, RunDirError, TrainingDiverged
+from ganaug.distributed import World, barrier, joined, rank_seed
+from ganaug.errors import DataError, RunDirError, TrainingDiverged, UsageError
 from ganaug.gan.ada import AdaptiveStrength
 from ganaug.gan.diffaugment import DiffAugment
 from ganaug.gan.ema import EmaGenerator
@@ -32,7 +34,15 @@ from ganaug.runs.spec import gan_spec
 from ganaug.seeding import seeded
 from ganaug.stages.fit.evaluation import Evaluator
 from ganaug.stages.fit.header import run_header
-from ganaug.stages.fit.hooks import Checkpointer, LossCurve, MetricsLog, ProgressBar, SampleGrids, TimeEstimate
+from ganaug.stages.fit.hooks import (
+    Checkpointer,
+    LossCurve,
+    MetricsLog,
+    ProgressBar,
+    SampleGrids,
+    TensorBoardLog,
+    TimeEstimate,
+)
 from ganaug.stages.fit.step import GanStep
 from ganaug.stages.fit.trainer import Hook, Trainer
 
@@ -56,14 +66,27 @@ def fit(recipe: Recipe, out: str | Path, *, dataset: object = None, device: str 
     Everything that can fail on bad input happens before anything is written. The run directory is
     locked while training; a new run that fails before its first checkpoint is removed again.
     """
-    out = Path(out)
-    torch_device = resolve_device(device)
+    out, world = Path(out), World.from_environment()
+    _check_world(recipe, world)
+    _check_tensorboard(recipe)
+    with joined(world, resolve_device(device)) as torch_device:  # torchrun: this process's device, group up
+        return _fit(recipe, out, dataset, world, torch_device, device, resume, progress)
+
+
+def _fit(recipe: Recipe, out: Path, dataset: object, world: World, torch_device: torch.device, device: str,
+         resume: bool, progress: bool) -> FitResult:
+    """Every rank checks the input; rank 0 alone sets the run up and writes to it, the others train beside it."""
     if resume:
         _check_resumable(RunDir.open(out), dataset)  # fails fast on a wrong path, before the data is read
     else:
         RunDir.check_new(out)
     pool = load_pool(recipe.data, dataset)
     _check_data(recipe, pool)
+    barrier()  # every rank has checked `out` before rank 0 creates it
+    if not world.is_main:
+        barrier()  # rank 0 has set the run up
+        run = RunDir.open(out)
+        return _train(run, recipe, pool, run.load_split(), torch_device, resume, {}, False, world)
     resumable = lambda: RunDir(out).latest_checkpoint() is not None  # noqa: E731 - then worth keeping on failure
     with output_folder(out, what="run directory", keep_on_error=resumable):
         if resume:
@@ -77,17 +100,18 @@ def fit(recipe: Recipe, out: str | Path, *, dataset: object = None, device: str 
         run.keep_data(pool)  # later commands (and this one's evaluation) read this, not the source
         if progress:
             precision = autocast_dtype(recipe.train.precision, torch_device)
-            for line in run_header(recipe, pool, split, torch_device, device, precision):
+            for line in run_header(recipe, pool, split, torch_device, device, precision, world.size):
                 tqdm.write(line)
-        return _train(run, recipe, pool, split, torch_device, resume, changed, progress)
+        barrier()
+        return _train(run, recipe, pool, split, torch_device, resume, changed, progress, world)
 
 
 def _train(run: RunDir, recipe: Recipe, pool: ImagePool, split: Split, device: torch.device, resume: bool,
-           changed: dict, progress: bool) -> FitResult:
+           changed: dict, progress: bool, world: World) -> FitResult:
     parts = build_parts(recipe, pool, device)
     train = torch.tensor(split.train)
     batches = InMemoryBatches(pool.images[train].to(device), pool.labels[train].to(device),
-                              recipe.train.batch_size, recipe.train.seed, recipe.train.channels_last)
+                              recipe.train.batch_size // world.size, recipe.train.seed, recipe.train.channels_last)
     start = 0
     checkpoint = run.latest_checkpoint() if resume else None
     if checkpoint is not None:
@@ -95,15 +119,14 @@ def _train(run: RunDir, recipe: Recipe, pool: ImagePool, split: Split, device: t
         for opt, lr in ((parts.opt_g, recipe.train.lr_g), (parts.opt_d, recipe.train.lr_d)):
             for group in opt.param_groups:  # a resume may lower the learning rates (after a divergence)
                 group["lr"] = lr
-    run.truncate_logs(start)
-    _record_session(run, recipe, pool, device, changed)  # only once nothing on the input can fail
+    rank_streams(parts, batches, recipe.train.seed + start, world)  # after a resume too: streams new from here
+    if world.is_main:
+        run.truncate_logs(start)
+        _record_session(run, recipe, pool, device, changed, world)  # only once nothing on the input can fail
 
-    step = GanStep(parts, create_loss(recipe.loss.name, recipe.loss.gp_weight, recipe.loss.clip), batches,
-                   DiffAugment(recipe.train.diffaugment_policies, parts.rng, parts.ada.strength), recipe.train.d_steps,
-                   recipe.model.ac_weight, autocast_dtype(recipe.train.precision, device),
-                   create_regularisers(recipe.model.g_regularisers))
-    trainer = Trainer(step, recipe.train.steps, _hooks(run, recipe, pool, parts, batches, progress), recipe.log.every,
-                      start, recipe.train.batch_size)
+    step = build_step(recipe, parts, batches, device)
+    hooks = _hooks(run, recipe, pool, parts, batches, progress) if world.is_main else []  # rank 0 writes
+    trainer = Trainer(step, recipe.train.steps, hooks, recipe.log.every, start, recipe.train.batch_size)
     try:
         trainer.fit()
     except TrainingDiverged as e:
@@ -123,6 +146,8 @@ def _hooks(run: RunDir, recipe: Recipe, pool: ImagePool, parts: GanParts, batche
         LossCurve(run, log.checkpoint_every),
         Checkpointer(run, parts, batches, log.checkpoint_every, log.keep_checkpoints),
     ]
+    if log.tensorboard:  # last: it reads what the others wrote
+        hooks.append(TensorBoardLog(run, log.sample_every, recipe.eval.every))
     if recipe.eval.every:  # first, so the teacher it may train shows its progress before the fit bar starts
         hooks.insert(0, Evaluator(run, parts, recipe.eval.every, recipe.eval.count, classes, recipe.model.z_dim,
                                   recipe.train.seed, progress))
@@ -152,6 +177,22 @@ def build_parts(recipe: Recipe, pool: ImagePool, device: torch.device) -> GanPar
                     torch.optim.Adam(D.parameters(), t.lr_d, betas=betas),
                     torch.Generator(device).manual_seed(t.seed), spec, LeCam(recipe.loss.lecam_weight, device),
                     AdaptiveStrength(t.ada_target, t.ada_interval, t.ada_kimg, device))
+
+
+def build_step(recipe: Recipe, parts: GanParts, batches: InMemoryBatches, device: torch.device) -> GanStep:
+    """The recipe's training iteration over these models and batches."""
+    return GanStep(parts, create_loss(recipe.loss.name, recipe.loss.gp_weight, recipe.loss.clip), batches,
+                   DiffAugment(recipe.train.diffaugment_policies, parts.rng, parts.ada.strength), recipe.train.d_steps,
+                   recipe.model.ac_weight, autocast_dtype(recipe.train.precision, device),
+                   create_regularisers(recipe.model.g_regularisers), recipe.train.compile)
+
+
+def rank_streams(parts: GanParts, batches: InMemoryBatches, seed: int, world: World) -> None:
+    """Ranks other than 0 draw their own noise and batches (rank 0 keeps what it has: one process is unchanged)."""
+    if not world.is_main:
+        own = rank_seed(seed, world.rank)
+        parts.rng.manual_seed(own)
+        batches.reseed(own)
 
 
 RESUMABLE_CHANGES = ("train.steps", "train.lr_g", "train.lr_d")
@@ -203,6 +244,20 @@ def _resumed_split(run: RunDir, pool: ImagePool, recipe: Recipe) -> Split:
     return split
 
 
+def _check_tensorboard(recipe: Recipe) -> None:
+    if recipe.log.tensorboard and importlib.util.find_spec("tensorboard") is None:
+        raise UsageError("log.tensorboard = true needs the tensorboard package: pip install 'ganaug[tensorboard]' "
+                         "(or set log.tensorboard = false)")
+
+
+def _check_world(recipe: Recipe, world: World) -> None:
+    """train.batch_size is the global batch: each of the world's processes takes an equal share of it."""
+    if recipe.train.batch_size % world.size:
+        raise UsageError(f"train.batch_size {recipe.train.batch_size} does not split evenly over {world.size} "
+                         f"processes; use a multiple of {world.size} (--set train.batch_size=...) or another "
+                         "--nproc_per_node")
+
+
 def _check_data(recipe: Recipe, pool: ImagePool) -> None:
     """What the recipe asks of the data: a conditional GAN needs classes to condition on."""
     if recipe.model.conditional and pool.num_classes < 2:
@@ -210,7 +265,8 @@ def _check_data(recipe: Recipe, pool: ImagePool) -> None:
                         "condition on; add class folders, or set model.conditional = false")
 
 
-def _record_session(run: RunDir, recipe: Recipe, pool: ImagePool, device: torch.device, changed: dict) -> None:
+def _record_session(run: RunDir, recipe: Recipe, pool: ImagePool, device: torch.device, changed: dict,
+                    world: World) -> None:
     """run.json: the data's facts and this session (with what a resume changed); config.toml: the recipe now."""
     info = run.read_info()
     info["data"] = {"source": pool.source, "classes": pool.class_names, "channels": pool.channels,
@@ -222,7 +278,7 @@ def _record_session(run: RunDir, recipe: Recipe, pool: ImagePool, device: torch.
         "changed": changed, "device": str(device),
         "precision": str(autocast_dtype(recipe.train.precision, device) or torch.float32).replace("torch.", ""),
         "ganaug": __version__, "torch": torch.__version__, "python": platform.python_version(),
-        "machine": f"{platform.machine()}, {torch.get_num_threads()} threads",
+        "machine": f"{platform.machine()}, {torch.get_num_threads()} threads", "processes": world.size,
     })
     run.write_info(info)
     if changed:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor
 
+from ganaug.distributed import all_mean
 from ganaug.errors import TrainingDiverged
 
 MetricRow = dict[str, float]
@@ -75,7 +76,9 @@ class Trainer:
             return
         steps = [s for s, _ in self._pending]
         keys = list(self._pending[0][1])
-        values = torch.stack([torch.stack([m[k].float() for k in keys]) for _, m in self._pending]).tolist()
+        # Averaged over ranks when training on several processes: the log shows the global losses, and a NaN
+        # on any rank reaches every rank, so all of them stop together instead of waiting on each other.
+        values = all_mean(torch.stack([torch.stack([m[k].float() for k in keys]) for _, m in self._pending])).tolist()
         self._pending.clear()
         now = time.perf_counter()
         rate = (steps[-1] - self._last_flush[0]) * self.images_per_step / max(now - self._last_flush[1], 1e-9)
