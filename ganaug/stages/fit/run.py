@@ -126,7 +126,9 @@ def _train(run: RunDir, recipe: Recipe, pool: ImagePool, split: Split, device: t
 
     step = build_step(recipe, parts, batches, device)
     hooks = _hooks(run, recipe, pool, parts, batches, progress) if world.is_main else []  # rank 0 writes
-    trainer = Trainer(step, recipe.train.steps, hooks, recipe.log.every, start, recipe.train.batch_size)
+    log = recipe.log  # rank 0's hooks flush on these schedules; every rank does, for the same collectives
+    trainer = Trainer(step, recipe.train.steps, hooks, log.every, start, recipe.train.batch_size,
+                      flush_at=(log.sample_every, log.checkpoint_every, recipe.eval.every))
     try:
         trainer.fit()
     except TrainingDiverged as e:

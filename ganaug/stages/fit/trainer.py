@@ -44,9 +44,14 @@ class Trainer:
         log_every: int = 10,
         start_step: int = 0,
         images_per_step: int = 1,
+        flush_at: Sequence[int] = (),
     ) -> None:
         self.step_fn, self.total_steps, self.hooks = step_fn, total_steps, list(hooks)
         self.log_every, self.step, self.start_step = log_every, start_step, start_step
+        # Besides every log_every steps, flush on the schedules of hooks that read the metrics (a checkpoint, a
+        # sample grid): with several processes every rank then flushes, and so reduces its metrics with the others,
+        # at the same steps, whichever hooks it has.
+        self.flush_at = [every for every in flush_at if every > 0]
         self.images_per_step = images_per_step
         self._pending: list[tuple[int, dict[str, Tensor]]] = []
         self._last_flush = (start_step, time.perf_counter())
@@ -59,7 +64,7 @@ class Trainer:
                 metrics = self.step_fn()
                 self.step += 1
                 self._pending.append((self.step, metrics))
-                if self.step % self.log_every == 0:
+                if self.step % self.log_every == 0 or any(self.step % every == 0 for every in self.flush_at):
                     self.flush()
                 for hook in self.hooks:
                     hook.on_step(self)
