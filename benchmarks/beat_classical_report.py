@@ -24,7 +24,7 @@ from ganaug.pictures import png_figure
 from ganaug.runs.quality import QualityReport
 from ganaug.stages.compare.grid import CAS, build_grid, is_classical, parse_ratios, parse_strategies
 from ganaug.stages.compare.report import plot_accuracy, write_summary
-from ganaug.stages.compare.run import QUALITY_FILE
+from ganaug.stages.compare.run import QUALITY_FILE, summary_table
 from ganaug.stages.compare.stats import BEST, summarise
 
 
@@ -80,9 +80,7 @@ def summarise_stopped(folder: Path, runs: pd.DataFrame, seeds: int) -> None:
     summary.md/csv and accuracy.png of its complete seeds, titled as such."""
     if runs.empty or runs["seed"].nunique() == seeds:
         return
-    summary = summarise(runs)
-    summary.insert(5, "macro_f1", summarise(runs, "macro_f1")["mean"])
-    summary.insert(6, "val_accuracy", summarise(runs, "val_accuracy")["mean"])
+    summary = summary_table(runs)
     title = (f"{folder.name}, stopped: the {runs['seed'].nunique()} of {seeds} seeds every strategy finished "
              f"(seeds {', '.join(str(s) for s in sorted(runs['seed'].unique()))})")
     quality = folder / QUALITY_FILE

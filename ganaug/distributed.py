@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -108,32 +108,24 @@ def all_mean(tensor: Tensor) -> Tensor:
 
 def average_gradients(module: Trainable) -> None:
     """Replace every gradient of `module` by its mean over ranks: one all-reduce of them all, flattened."""
-    if not is_distributed():
-        return
-    grads = [p.grad for p in module.parameters() if p.grad is not None]
-    if not grads:
-        return
-    flat = torch.cat([g.reshape(-1) for g in grads])
-    all_mean(flat)
-    offset = 0
-    for grad in grads:
-        grad.copy_(flat[offset:offset + grad.numel()].view_as(grad))
-        offset += grad.numel()
+    if is_distributed():
+        _flattened([p.grad for p in module.parameters() if p.grad is not None], all_mean)
 
 
 def share_buffers(module: Trainable) -> None:
     """Every rank takes rank 0's floating-point buffers (batch-norm statistics, spectral-norm vectors)."""
-    if not is_distributed():
+    if is_distributed():
+        _flattened([b for b in module.buffers() if b.is_floating_point()], lambda flat: dist.broadcast(flat, src=0))
+
+
+def _flattened(tensors: list[Tensor], collective: Callable[[Tensor], object]) -> None:
+    """One collective over all `tensors` at once (concatenated), its result copied back into each."""
+    if not tensors:
         return
-    buffers = [b for b in module.buffers() if b.is_floating_point()]
-    if not buffers:
-        return
-    flat = torch.cat([b.reshape(-1) for b in buffers])
-    dist.broadcast(flat, src=0)
-    offset = 0
-    for buffer in buffers:
-        buffer.copy_(flat[offset:offset + buffer.numel()].view_as(buffer))
-        offset += buffer.numel()
+    flat = torch.cat([t.reshape(-1) for t in tensors])
+    collective(flat)
+    for tensor, part in zip(tensors, flat.split([t.numel() for t in tensors]), strict=True):
+        tensor.copy_(part.view_as(tensor))
 
 
 def rank_seed(seed: int, rank: int) -> int:

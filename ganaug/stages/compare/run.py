@@ -130,14 +130,21 @@ def _run_grid(run: RunDir, out: Path, data: CompareData, cells: list[Cell], clas
     if rows:
         _write_rows(out / "runs.csv", rows)  # also when the shards had trained every cell: the merge
     runs = pd.DataFrame([r for r in rows if r["key"] in order])
-    summary = summarise(runs)
-    summary.insert(5, "macro_f1", summarise(runs, "macro_f1")["mean"])
-    summary.insert(6, "val_accuracy", summarise(runs, "val_accuracy")["mean"])  # for choosing a strategy honestly
+    summary = summary_table(runs)
     title = (f"{run.root.name}: {classifier.model}, {len(data.train.labels)} real training images, "
              f"{data.num_classes} classes")
     write_summary(summary, out, title, quality)
     plot_accuracy(summary, out / "accuracy.png", title)
     return CompareResult(out, runs, summary)
+
+
+def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """summary.csv: test accuracy per strategy and ratio, with mean macro-F1 and the mean validation accuracy
+    that chooses among strategies honestly."""
+    summary = summarise(runs)
+    summary.insert(5, "macro_f1", summarise(runs, "macro_f1")["mean"])
+    summary.insert(6, "val_accuracy", summarise(runs, "val_accuracy")["mean"])
+    return summary
 
 
 SMALL_TEST_SPLIT = 500
