@@ -116,7 +116,7 @@ def augment(run: RunLike, out: str | os.PathLike, *, count: int | None = None,
             per_class: int | Mapping[int | str, int] | None = None, balance: bool = False, labels: str | None = None,
             min_confidence: float | None = None, drop_worst: float | None = None, formats: Sequence[str] = ("csv",),
             seed: int = 0, checkpoint: str | int | None = None, device: str | torch.device = "auto",
-            shard_size: int = 10_000, progress: bool = True) -> AugmentResult:
+            shard_size: int = 10_000, shard: str | None = None, progress: bool = True) -> AugmentResult:
     """Write a labelled synthetic set from a run's generator, as `ganaug augment` does.
 
     Args:
@@ -134,6 +134,8 @@ def augment(run: RunLike, out: str | os.PathLike, *, count: int | None = None,
         checkpoint: a step number, a checkpoint folder or "best"; None: the newest.
         device: "auto", "cpu", "cuda" or "cuda:N".
         shard_size: images per shard file.
+        shard: "I/N" makes only the I-th of N shares of the images, into `out`.parts/ (`part` is then set and
+            `synthetic` is that share); a call without it assembles the shares into `out`, making any missing.
         progress: show a progress bar.
 
     Returns:
@@ -152,7 +154,7 @@ def augment(run: RunLike, out: str | os.PathLike, *, count: int | None = None,
         formats=_texts("formats", formats, "['csv', 'folder']"), seed=_seed("seed", seed),
         checkpoint=_checkpoint(checkpoint), device=_device(device),
         shard_size=check_number("shard_size", shard_size, minimum=1, integer=True, meaning="images per shard"),
-        progress=check_bool("progress", progress))
+        shard=_shard(shard), progress=check_bool("progress", progress))
 
 
 def evaluate(run: RunLike, *, checkpoint: str | int | None = None, count: int = 2000, features: str = "teacher",

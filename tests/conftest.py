@@ -10,6 +10,8 @@ import hashlib
 import os
 import shutil
 import struct
+import subprocess
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -264,3 +266,13 @@ def break_loss(monkeypatch) -> Callable[..., None]:
         monkeypatch.setattr(GanStep, "__call__", step)
 
     return apply
+
+
+def torchrun(*args: object, processes: int = 2, timeout: float = 240) -> subprocess.CompletedProcess:
+    """`python -m torch.distributed.run --standalone --nproc_per_node=N ARGS`: N local processes, one thread each."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
+        env.pop(name, None)
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}",
+               *(str(a) for a in args)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)

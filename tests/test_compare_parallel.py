@@ -10,10 +10,11 @@ import torch
 
 from ganaug.errors import UsageError
 from ganaug.io import output_folder
+from ganaug.sharding import Shard
 from ganaug.stages.compare import compare
 from ganaug.stages.compare.cell import ClassifierSettings
 from ganaug.stages.compare.grid import build_grid, parse_strategies
-from ganaug.stages.compare.parallel import Shard, check_jobs
+from ganaug.stages.compare.parallel import check_jobs
 
 QUICK = ClassifierSettings(epochs=1, batch_size=128)
 GRID = {"strategies": "baseline,uniform,soft@fresh", "ratios": "1", "seeds": 2}

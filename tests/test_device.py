@@ -106,3 +106,21 @@ def test_a_fit_on_the_gpu_keeps_its_data_there_and_resumes(tmp_path) -> None:
     assert session["device"].startswith("cuda") and session["precision"] in ("bfloat16", "float16")
     longer = load_recipe("digits", [f"{k}={v}" for k, v in settings.items()] + ["train.steps=30"])[0]
     assert fit(longer, tmp_path / "r", device="cuda", progress=False, resume=True).steps == 30
+
+
+def test_fp16_loss_scales_survive_a_checkpoint(tmp_path) -> None:
+    from ganaug.runs.checkpoint import load_checkpoint, save_checkpoint
+
+    parts, step = _tiny_step(tmp_path, **{"train.precision": "fp16"})
+    step()
+    parts.scalers.d.update(new_scale=1024.0)  # as after overflows had halved it
+    parts.scalers.g.update(new_scale=8.0)
+    saved = save_checkpoint(tmp_path / "checkpoints", 1, parts, step.batches)
+    fresh, fresh_step = _tiny_step(tmp_path, **{"train.precision": "fp16"})
+    assert fresh.scalers.d.get_scale() == 65536.0
+    load_checkpoint(saved, fresh, fresh_step.batches)
+    assert (fresh.scalers.d.get_scale(), fresh.scalers.g.get_scale()) == (1024.0, 8.0)
+    assert fresh_step.scale_d is fresh.scalers.d, "the step scales with the restored scalers"
+    fp32, fp32_step = _tiny_step(tmp_path)  # an fp32 run saves no scale and loads the fp16 checkpoint's weights
+    load_checkpoint(saved, fp32, fp32_step.batches)
+    assert not fp32.scalers.d.is_enabled()

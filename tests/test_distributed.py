@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import TINY
+from conftest import TINY, torchrun
 
 from ganaug.distributed import World, rank_seed
 from ganaug.errors import UsageError
@@ -24,15 +24,6 @@ LOSS_TOLERANCE = 0.15
 """Mean loss_d over the first 20 steps, 2 processes against 1 with the same global batch: the same model sees
 other images and noise, so the losses differ by sampling alone. Measured on this tiny run (loss_d 2.0-2.9):
 0.019, 0.038 and 0.061 apart for train.seed 0, 1 and 2; the tolerance is 2.5x the largest."""
-
-
-def torchrun(*args: object, processes: int = 2, timeout: float = 240) -> subprocess.CompletedProcess:
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
-        env.pop(name, None)
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}",
-               *(str(a) for a in args)]
-    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
 
 
 def fit_args(out: Path, steps: int) -> list[str]:

@@ -33,17 +33,25 @@ LABELLERS = RegistryChoice("ganaug.labels.labellers:LABELLERS")
 @device_option
 @click.option("--shard-size", type=click.IntRange(min=1), default=10_000, show_default=True,
               help="Images per shard file (memory use is about one shard).")
+@click.option("--shard", metavar="I/N",
+              help="Make only the I-th of N shares of the images (a cluster's job array), into OUT.parts/; then run "
+                   "the same command without --shard to assemble OUT. Under torchrun every rank makes one share.")
 def augment_command(run_dir: Path, out: Path, count: int | None, per_class: int | None, balance: bool,
                     labels: str | None, min_confidence: float | None, drop_worst: float | None,
                     formats: tuple[str, ...], seed: int,
-                    checkpoint: str | None, device: str, shard_size: int) -> None:
+                    checkpoint: str | None, device: str, shard_size: int, shard: str | None) -> None:
     """Generate labelled synthetic images from the run in RUN_DIR."""
     from ganaug.stages.augment import augment
 
     result = augment(run_dir, out, count=count, per_class=per_class, balance=balance, labels=labels,
                      min_confidence=min_confidence, drop_worst=drop_worst, formats=formats or ("csv",), seed=seed,
-                     checkpoint=checkpoint, device=device, shard_size=shard_size)
+                     checkpoint=checkpoint, device=device, shard_size=shard_size, shard=shard)
     synthetic, m = result.synthetic, result.synthetic.manifest
+    if result.part is not None:
+        click.echo(f"part {result.part}: {synthetic.root} ({len(synthetic)} images, {m['rejected']} rejected, in "
+                   f"{result.seconds:.1f} s); when every part is done, run this command without --shard to "
+                   f"assemble {out}")
+        return
     if result.teacher:
         t = result.teacher
         click.echo(f"teacher:   {t['architecture']}, validation accuracy {t['val_accuracy']:.3f} "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -17,6 +18,17 @@ class Quotas:
     total: int
     per_class: tuple[int, ...] | None = None
     """Images wanted of each class; None: any class, `total` in all."""
+
+    def share(self, span: range) -> Quotas:
+        """The quotas of positions `span` of the whole request laid out as one process makes it: class by class
+        (per-class quotas) or in any order (a plain count). Shares over disjoint spans add up to these quotas."""
+        if self.per_class is None:
+            return Quotas(len(span))
+        ends = list(itertools.accumulate(self.per_class))
+        starts = [end - n for end, n in zip(ends, self.per_class, strict=True)]
+        wanted = tuple(max(0, min(end, span.stop) - max(start, span.start))
+                       for start, end in zip(starts, ends, strict=True))
+        return Quotas(sum(wanted), wanted)
 
 
 def plan_quotas(*, count: int | None = None,

@@ -25,6 +25,7 @@ from ganaug.errors import RunDirError, TrainingDiverged
 from ganaug.gan.ada import AdaptiveStrength
 from ganaug.gan.ema import EmaGenerator
 from ganaug.gan.lecam import LeCam
+from ganaug.gan.loss_scaling import LossScalers
 from ganaug.gan.models import Discriminator, GanSpec, Generator, Trainable
 from ganaug.io import atomic_dir, first_line, read_json
 from ganaug.tensorfile import load_into, load_tensors, save_tensors
@@ -67,6 +68,8 @@ class GanParts:
     """The discriminator's LeCam term and its anchors (off by default)."""
     ada: AdaptiveStrength = field(default_factory=AdaptiveStrength)
     """The adaptive augmentation strength p and its interval's accumulators (off by default)."""
+    scalers: LossScalers = field(default_factory=LossScalers)
+    """fp16's loss scales for D's and G's updates (disabled otherwise)."""
 
 
 def checkpoint_name(step: int) -> str:
@@ -85,7 +88,7 @@ def save_checkpoint(folder: Path, step: int, parts: GanParts, batches: InMemoryB
     target = folder / checkpoint_name(step)
     training: dict[str, Tensor] = {"rng.step": parts.rng.get_state()}
     for prefix, tensors in (("batches", batches.state_dict()), ("lecam", parts.lecam.state_dict()),
-                            ("ada", parts.ada.state_dict())):
+                            ("ada", parts.ada.state_dict()), ("scaler", parts.scalers.state_dict())):
         training.update({f"{prefix}.{k}": v for k, v in tensors.items()})
     optimizers = {}
     for name, opt in (("opt_g", parts.opt_g), ("opt_d", parts.opt_d)):
@@ -141,6 +144,7 @@ def load_checkpoint(path: Path, parts: GanParts, batches: InMemoryBatches) -> in
         if state.format >= 3:  # older checkpoints leave the fresh parts' anchors 0 and p 0 (FORMAT)
             parts.lecam.load_state_dict(_prefixed(training, "lecam"))
             parts.ada.load_state_dict(_prefixed(training, "ada"))
+        parts.scalers.load_state_dict(_prefixed(training, "scaler"))  # absent before fp16 scales were saved
     except (KeyError, ValueError, RuntimeError, TypeError, IndexError) as e:
         raise RunDirError(f"checkpoint {path} is damaged ({first_line(e)}); {RESUME_ADVICE}") from None
     return state.step

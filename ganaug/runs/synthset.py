@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -244,9 +245,14 @@ class SynthSet:
 
     def all_images(self) -> Tensor:
         """Every image, uint8 N x C x S x S, for sets small enough to hold in memory (compare, metrics)."""
-        parts = [self._shard(i).get_tensor("images") for i in range(len(self._checked.shards))]
+        parts = list(self.shard_images())
         return torch.cat(parts) if parts else torch.zeros(0, self.channels, self.image_size, self.image_size,
                                                          dtype=torch.uint8)
+
+    def shard_images(self) -> Iterator[Tensor]:
+        """The images shard by shard, in order: all of them with the memory of one shard."""
+        for index in range(len(self._checked.shards)):
+            yield self._shard(index).get_tensor("images")
 
     def image(self, index: int) -> Tensor:
         """uint8, C x S x S."""

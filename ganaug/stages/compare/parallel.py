@@ -11,10 +11,8 @@ same folder reads all of them (the merge), trains what is still missing and writ
 from __future__ import annotations
 
 import multiprocessing
-import re
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -22,6 +20,7 @@ import torch
 from ganaug.errors import UsageError
 from ganaug.runs.run_dir import RunDir
 from ganaug.runs.synthset import SynthSet
+from ganaug.sharding import Shard
 from ganaug.stages.compare.cell import ClassifierSettings, run_cell
 from ganaug.stages.compare.data import CompareData
 from ganaug.stages.compare.grid import Cell
@@ -30,28 +29,9 @@ SHARDS_FOLDER = "shards"
 MAX_JOBS = 256
 
 
-@dataclass(frozen=True)
-class Shard:
-    index: int
-    """1 to count, as a job array numbers its tasks (`--array=1-N`)."""
-    count: int
-
-    @classmethod
-    def parse(cls, text: str) -> Shard:
-        match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
-        if match is None or not 1 <= int(match[1]) <= int(match[2]):
-            raise UsageError(f"--shard must be I/N with 1 <= I <= N, e.g. 2/4 for the second of four (got {text!r})")
-        return cls(int(match[1]), int(match[2]))
-
-    def select(self, cells: Sequence[Cell]) -> list[Cell]:
-        """Every count-th cell of the whole grid from index-1: fixed by the grid alone, whatever is done already."""
-        return list(cells[self.index - 1::self.count])
-
-    def rows_file(self, out: Path) -> Path:
-        return out / SHARDS_FOLDER / f"{self.index}-of-{self.count}.csv"
-
-    def __str__(self) -> str:
-        return f"{self.index}/{self.count}"
+def rows_file(shard: Shard, out: Path) -> Path:
+    """Where a compare shard writes its rows."""
+    return out / SHARDS_FOLDER / f"{shard.name}.csv"
 
 
 def check_jobs(jobs: int) -> int:

@@ -37,11 +37,12 @@ from ganaug.runs.generator import checkpoint_folder
 from ganaug.runs.quality import QualityReport, Reference, measure
 from ganaug.runs.run_dir import RunDir
 from ganaug.runs.synthset import MANIFEST, SynthSet
+from ganaug.sharding import Shard
 from ganaug.stages.augment import augment
 from ganaug.stages.compare.cell import ClassifierSettings
 from ganaug.stages.compare.data import CompareData
 from ganaug.stages.compare.grid import Cell, build_grid, parse_ratios, parse_seeds, parse_strategies
-from ganaug.stages.compare.parallel import Shard, check_jobs, shard_row_files, train_cells
+from ganaug.stages.compare.parallel import check_jobs, rows_file, shard_row_files, train_cells
 from ganaug.stages.compare.report import plot_accuracy, write_summary
 from ganaug.stages.compare.stats import summarise
 
@@ -88,7 +89,7 @@ def compare(run_dir: str | Path, out: str | Path, *, synthetic: str | Path | Non
                              "made already (from the checkpoint its manifest names): give one or the other")
         checkpoint_folder(run, checkpoint)
     cells = build_grid(parse_strategies(strategies), parse_ratios(ratios), seeds)
-    shard, jobs = Shard.parse(shard) if isinstance(shard, str) else shard, check_jobs(jobs)
+    shard, jobs = Shard.of(shard), check_jobs(jobs)
     check_classifier(classifier.model)
     fixed = {"run": str(run.root.resolve()), "synthetic": str(Path(synthetic).resolve()) if synthetic else None,
              **asdict(classifier), **({"checkpoint": str(checkpoint)} if checkpoint is not None else {})}
@@ -242,7 +243,7 @@ def _run_shard(run: RunDir, out: Path, data: CompareData, cells: list[Cell], cla
                torch_device: torch.device, shard: Shard, progress: bool, jobs: int) -> CompareResult:
     """Train this shard's cells not yet done anywhere in `out` into its own rows file; no summary (the
     unsharded call that merges the shards writes it)."""
-    path = shard.rows_file(out)
+    path = rows_file(shard, out)
     mine = shard.select(cells)
     rows = _train_missing(run, path, _read_rows(path), data, mine, classifier, torch_device, progress, jobs,
                           done_elsewhere={row["key"] for row in _read_runs(out)})

@@ -23,6 +23,7 @@ from ganaug.gan.ada import AdaptiveStrength
 from ganaug.gan.diffaugment import DiffAugment
 from ganaug.gan.ema import EmaGenerator
 from ganaug.gan.lecam import LeCam
+from ganaug.gan.loss_scaling import LossScalers
 from ganaug.gan.losses import create_loss
 from ganaug.gan.models import create_gan
 from ganaug.gan.regularisers import create_regularisers
@@ -166,8 +167,8 @@ def _divergence_advice(run: RunDir, recipe: Recipe) -> str:
 
 
 def build_parts(recipe: Recipe, pool: ImagePool, device: torch.device) -> GanParts:
-    """Models initialised from train.seed, optimisers, the training step's own random stream, the spec, and the
-    LeCam and ADA state (off unless the recipe turns them on)."""
+    """Models initialised from train.seed, optimisers, the training step's own random stream, the spec, the
+    LeCam and ADA state (off unless the recipe turns them on) and fp16's loss scalers."""
     t = recipe.train
     spec = gan_spec(recipe, pool.channels, pool.image_size, pool.num_classes)
     memory_format = torch.channels_last if t.channels_last else torch.contiguous_format
@@ -178,7 +179,8 @@ def build_parts(recipe: Recipe, pool: ImagePool, device: torch.device) -> GanPar
     return GanParts(G, D, EmaGenerator(G, t.ema_decay), torch.optim.Adam(G.parameters(), t.lr_g, betas=betas),
                     torch.optim.Adam(D.parameters(), t.lr_d, betas=betas),
                     torch.Generator(device).manual_seed(t.seed), spec, LeCam(recipe.loss.lecam_weight, device),
-                    AdaptiveStrength(t.ada_target, t.ada_interval, t.ada_kimg, device))
+                    AdaptiveStrength(t.ada_target, t.ada_interval, t.ada_kimg, device),
+                    LossScalers(device.type, enabled=autocast_dtype(t.precision, device) == torch.float16))
 
 
 def build_step(recipe: Recipe, parts: GanParts, batches: InMemoryBatches, device: torch.device) -> GanStep:

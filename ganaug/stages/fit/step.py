@@ -54,9 +54,8 @@ class GanStep:
         self.regularisers = list(regularisers)
         self.z_dim, self.conditional = parts.spec.z_dim, parts.spec.num_classes > 0
         self.device = next(parts.generator.parameters()).device
-        # fp16 needs its losses scaled (one scaler per optimiser); with bf16 or fp32 the scalers pass through.
-        fp16 = autocast_dtype == torch.float16
-        self.scale_d, self.scale_g = (torch.amp.GradScaler(self.device.type, enabled=fp16) for _ in range(2))
+        # fp16 needs its losses scaled (parts.scalers, built for the precision); with bf16 or fp32 they pass through.
+        self.scale_d, self.scale_g = parts.scalers.d, parts.scalers.g
         self.compile = compile
         self._compiled: dict[int, Compiled] = {}
 
