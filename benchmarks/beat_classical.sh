@@ -30,6 +30,10 @@ setting() {
       ganaug compare "$RUNS/dcgan-10-split1" --checkpoint best --out "$OUT/mnist5k-10-split1" --seeds 5 --ratios 10 \
         --jobs "$JOBS" \
         --strategies baseline,classic,trivialaugment,randaugment,conditional@pretrain+trivialaugment ;;
+    mnist5k-50)  # the @pretrain lead at 50 per class, at the 10-per-class grid's synthetic volume (1,000 images)
+      fit dcgan-50 mnist5k
+      ganaug compare "$RUNS/dcgan-50" --checkpoint best --out "$OUT/mnist5k-50" --seeds 5 --ratios 2 --jobs "$JOBS" \
+        --strategies baseline,classic,trivialaugment,randaugment,conditional+trivialaugment,conditional@pretrain+trivialaugment ;;
     mnist5k-lt100)
       fit dcgan-lt100 mnist5k-lt100
       ganaug compare "$RUNS/dcgan-lt100" --checkpoint best --out "$OUT/mnist5k-lt100" --seeds 5 --ratios 1 --strategies \
