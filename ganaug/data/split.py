@@ -85,7 +85,7 @@ class Split:
                 raise RunDirError(f"{path} is damaged: an image appears twice in the split ({role}); "
                                   "restore it, or start a new run")
             seen |= set(indices)
-        if self.train_counts is not None and self.train_counts != _class_counts(self.train, pool):
+        if self.train_counts is not None and self.train_counts != class_counts(self.train, pool):
             raise RunDirError(f"{path} is damaged: its train_counts do not match its training images; "
                               "restore it, or start a new run")
         if self.classes is not None and self.classes != pool.class_names:
@@ -129,7 +129,7 @@ def make_split(
         train = _keep_per_class(train, labels, [train_per_class] * len(pool.class_names), seed)
     kept = sorted(map(int, train))
     return Split(kept, sorted(map(int, val)), sorted(map(int, test)), pool.fingerprint(), list(pool.class_names),
-                 _class_counts(kept, pool))
+                 class_counts(kept, pool))
 
 
 def long_tail_counts(head: int, ratio: float, num_classes: int) -> list[int]:
@@ -177,5 +177,6 @@ def _keep_per_class(train: np.ndarray, labels: np.ndarray, quotas: Sequence[int]
     return np.asarray(keep, dtype=np.int64)
 
 
-def _class_counts(indices: list[int], pool: ImagePool) -> list[int]:
+def class_counts(indices: Sequence[int], pool: ImagePool) -> list[int]:
+    """Images of each class among `indices` of the pool (e.g. a split's training images)."""
     return np.bincount(pool.labels.numpy()[indices], minlength=len(pool.class_names)).tolist()

@@ -40,12 +40,13 @@ class Parts:
 
     def make(self, plan: Plan, shard: Shard, progress: bool) -> tuple[SynthSet, int]:
         """Share `shard` of the request (kept if it is already there); returns it and how many images it generated.
-        The first share to arrive trains the run's teacher if it needs one; the others wait for it and load it."""
+        The first share to make images trains the run's teacher if it needs one; the others wait for it and load it."""
+        path = self.root / shard.name
+        made = (path / MANIFEST).is_file()
         with output_folder(self.root, what="parts folder", wait=True):
             self._agree(shard.count)
-            teacher = plan.get_teacher(progress)
-        path = self.root / shard.name
-        if not (path / MANIFEST).is_file():
+            teacher = None if made else plan.get_teacher(progress)
+        if not made:
             with new_folder(path, what=f"part {shard} of synthetic set") as tmp:
                 write_set(tmp, plan, teacher, shard, progress, formats=[f for f in plan.formats if f != "folder"])
         part = SynthSet(path)

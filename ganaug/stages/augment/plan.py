@@ -6,8 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-
+from ganaug.data.split import class_counts
 from ganaug.labels import Labeller, Quotas, create_labeller, default_strategy, plan_quotas
 from ganaug.runs.generator import RunGenerator
 from ganaug.runs.teacher import Teacher, get_teacher
@@ -47,7 +46,8 @@ class Plan:
         return get_teacher(self.generator.run, self.generator.device, progress=progress) if self.needs_teacher else None
 
     def request(self) -> dict:
-        """What decides the images: shares of one request fit together only if this is the same for each."""
+        """What every share must agree on (the images and how the set is written): shares of one request fit
+        together only if this is the same for each."""
         return {"run_id": self.generator.run.id, "checkpoint": self.generator.checkpoint, "count": self.quotas.total,
                 "per_class": list(self.quotas.per_class or []), "labels": self.labeller.name,
                 "min_confidence": self.min_confidence, "drop_worst": self.drop_worst, "seed": self.seed,
@@ -56,5 +56,4 @@ class Plan:
 
 def _train_counts(generator: RunGenerator) -> list[int]:
     pool, split = generator.run.load_data()
-    train = torch.tensor(split.train)
-    return torch.bincount(pool.labels[train], minlength=pool.num_classes).tolist()
+    return class_counts(split.train, pool)

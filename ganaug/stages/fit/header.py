@@ -11,6 +11,7 @@ import torch
 
 from ganaug.config import Recipe
 from ganaug.data import ImagePool, Split
+from ganaug.data.split import class_counts
 
 SHOWN = 8
 """Class names (and skipped files) listed by name; the rest are counted."""
@@ -23,7 +24,7 @@ def run_header(recipe: Recipe, pool: ImagePool, split: Split, device: torch.devi
     size = f"{pool.image_size}x{pool.image_size}"
     if not d.image_size:
         size += f" (auto: the power of two nearest the images' median side, {pool.median_side} px)"
-    train_counts = torch.bincount(pool.labels[torch.tensor(split.train)], minlength=pool.num_classes).tolist()
+    train_counts = class_counts(split.train, pool)
     lines = [
         f"data:       {pool.source}: {pool.num_classes} classes ({_names(pool.class_names)}), "
         f"{pool.channels} channel{'s' if pool.channels > 1 else ''}, {size}",
