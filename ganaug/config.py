@@ -151,6 +151,10 @@ class TrainConfig(Section):
     beta2: float = Field(0.999, ge=0, lt=1)
     d_steps: int = Field(1, ge=1)
     """Discriminator updates per generator update."""
+    class_balance: bool = False
+    """Draw real batches with every class equally likely (images inversely to their class's frequency, with
+    replacement). A conditional GAN is asked for the classes of its real batch, so on long-tailed data it otherwise
+    learns a class with 3 of 745 images from 0.4 % of its steps. Off: every image once per pass."""
     ema_decay: float = Field(0.999, ge=0, lt=1)
     diffaugment: str = ""
     """Comma-separated DiffAugment policies: color, translation, cutout ("" = off)."""

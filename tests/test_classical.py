@@ -10,8 +10,8 @@ import torchvision.transforms.v2 as T
 
 from ganaug.classify import ClassifierSpec, TensorSet, TrainSettings, create_classifier, train_classifier
 from ganaug.classify.classic import CLASSICAL, per_image, random_affine
-from ganaug.classify.imbalance import class_weights
 from ganaug.classify.train import _epoch_batches
+from ganaug.data.balance import class_weights
 from ganaug.data.pixels import to_unit_range
 from ganaug.errors import GanaugError
 from ganaug.stages.compare.grid import build_grid, is_classical, parse_strategies

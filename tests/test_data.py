@@ -196,6 +196,31 @@ def test_batches_state_dict_reproduces_the_following_batches():
     assert [fresh.next()[1].tolist() for _ in range(6)] == expected
 
 
+def test_class_balanced_batches_draw_every_class_equally_often():
+    images, _ = _batches_data(100)
+    labels = torch.tensor([0] * 90 + [1] * 9 + [2])  # a long tail: 90, 9 and 1 images
+
+    def classes_drawn(batches: InMemoryBatches) -> list[int]:  # 60 batches of 50: 3,000 images
+        return torch.bincount(labels[torch.cat([batches.next_indices() for _ in range(60)])], minlength=3).tolist()
+
+    assert classes_drawn(InMemoryBatches(images, labels, 50, seed=0)) == [2700, 270, 30]  # 30 passes
+    balanced = classes_drawn(InMemoryBatches(images, labels, 50, seed=0, class_balanced=True))
+    assert all(900 <= n <= 1100 for n in balanced), balanced  # 1,000 each, give or take chance
+
+
+def test_class_balanced_batches_state_dict_reproduces_the_following_batches():
+    images, _ = _batches_data(12)
+    labels = torch.tensor([0] * 9 + [1] * 2 + [2])
+    batches = InMemoryBatches(images, labels, batch_size=5, seed=3, class_balanced=True)
+    for _ in range(3):
+        batches.next()
+    state = {k: v.clone() for k, v in batches.state_dict().items()}
+    expected = [batches.next()[0].tolist() for _ in range(5)]
+    fresh = InMemoryBatches(images, labels, batch_size=5, seed=99, class_balanced=True)
+    fresh.load_state_dict(state)
+    assert [fresh.next()[0].tolist() for _ in range(5)] == expected
+
+
 def test_channels_last_batches():
     images = torch.randint(0, 255, (6, 3, 8, 8), dtype=torch.uint8)
     x, _ = InMemoryBatches(images, torch.zeros(6, dtype=torch.long), 4, seed=0, channels_last=True).next()

@@ -259,6 +259,23 @@ def test_resume_after_a_crash(tmp_path, cli, tiny_args, straight_run):
     assert_same_weights(checkpoints / "step_0000008", straight_run / "checkpoints" / "step_0000008")
 
 
+def test_a_class_balanced_long_tailed_run_says_so_and_resumes_exactly(tmp_path, cli, tiny_args):
+    settings = tiny_args(**RESUME, data__imbalance_ratio=20, train__class_balance="true")
+    straight, out = tmp_path / "straight", tmp_path / "run"
+    result = cli(["fit", "digits", "--out", straight, "--steps", 6, *settings])
+    assert result.exit_code == 0, result.output
+    assert "class-balanced (train.class_balance)" in result.output
+    plain = tmp_path / "plain"
+    assert cli(["fit", "digits", "--out", plain, "--steps", 6, *tiny_args(**RESUME, data__imbalance_ratio=20)]
+               ).exit_code == 0
+    assert losses(metrics(plain)) != losses(metrics(straight))  # the batches differ
+    assert cli(["fit", "digits", "--out", out, "--steps", 4, *settings]).exit_code == 0
+    resumed = cli(["fit", "digits", "--out", out, "--resume", "--steps", 6, *settings])
+    assert resumed.exit_code == 0, resumed.output
+    assert losses(metrics(out)) == losses(metrics(straight))
+    assert_same_weights(out / "checkpoints" / "step_0000006", straight / "checkpoints" / "step_0000006")
+
+
 def test_resume_of_a_finished_run_with_more_steps_then_nothing_to_do(tmp_path, cli, tiny_args):
     out = tmp_path / "run"
     assert cli(["fit", "digits", "--out", out, "--steps", 2, *tiny_args()]).exit_code == 0

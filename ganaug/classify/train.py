@@ -16,7 +16,8 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from ganaug.classify.classic import CLASSICAL
-from ganaug.classify.imbalance import REBALANCE, class_weights, oversample
+from ganaug.classify.imbalance import REBALANCE
+from ganaug.data.balance import image_weights, oversample
 from ganaug.data.pixels import to_unit_range
 from ganaug.device import bf16_if_fast
 
@@ -128,7 +129,7 @@ def _rebalancing(train: TensorSet, rebalance: str | None) -> tuple[Tensor | None
     if train.synthetic.any():
         raise ValueError(f"rebalance={rebalance!r} is for real images only; the training set holds synthetic ones")
     labels = train.targets.argmax(1)
-    return (labels, None) if rebalance == "oversample" else (None, class_weights(labels)[labels].unsqueeze(1))
+    return (labels, None) if rebalance == "oversample" else (None, image_weights(labels).unsqueeze(1))
 
 
 @torch.no_grad()

@@ -1,9 +1,11 @@
 """Random mini-batches drawn from tensors already in memory (on the training device).
 
 Each epoch is a fresh permutation; batches run across epoch boundaries, so any
-batch size works with any data size and no image is skipped. The full state
-(generator, permutation, position) is saved with checkpoints, so a resumed run
-draws exactly the batches an uninterrupted run would have.
+batch size works with any data size and no image is skipped. Class-balanced
+batches instead draw images with replacement, inversely to their class's
+frequency (data.balance), so every class is as likely as any other. The full
+state (generator, permutation, position) is saved with checkpoints, so a resumed
+run draws exactly the batches an uninterrupted run would have.
 """
 
 from __future__ import annotations
@@ -11,13 +13,17 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from ganaug.data.balance import image_weights
 from ganaug.data.pixels import to_unit_range
 
 
 class InMemoryBatches:
-    def __init__(self, images: Tensor, labels: Tensor, batch_size: int, seed: int, channels_last: bool = False) -> None:
+    def __init__(self, images: Tensor, labels: Tensor, batch_size: int, seed: int, channels_last: bool = False,
+                 class_balanced: bool = False) -> None:
         self.images, self.labels = images, labels
         self.batch_size = batch_size
+        self.weights = image_weights(labels.cpu()) if class_balanced else None
+        """Each image's chance of being drawn (class-balanced batches), or None: every image once per epoch."""
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.generator = torch.Generator()
         self.reseed(seed)
@@ -29,6 +35,9 @@ class InMemoryBatches:
         self.position = 0
 
     def next_indices(self) -> Tensor:
+        if self.weights is not None:
+            drawn = torch.multinomial(self.weights, self.batch_size, replacement=True, generator=self.generator)
+            return drawn.to(self.images.device, non_blocking=True)
         taken: list[Tensor] = []
         need = self.batch_size
         while need:

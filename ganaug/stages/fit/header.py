@@ -39,7 +39,8 @@ def run_header(recipe: Recipe, pool: ImagePool, split: Split, device: torch.devi
                                    if asked_device == "auto" else ""),
         f"precision:  {_precision(t.precision, precision, device)}",
         f"model:      {'conditional ' if m.conditional else ''}{m.name}, {recipe.loss.name} loss, "
-        f"{t.steps} steps of {t.batch_size} images",
+        f"{t.steps} steps of {t.batch_size} images" + (", class-balanced (train.class_balance)" if t.class_balance
+                                                       else ""),
     ]
     if processes > 1:
         lines.append(f"processes:  {processes} (torchrun), {t.batch_size // processes} images each per step; gradients "

@@ -112,7 +112,8 @@ def _train(run: RunDir, recipe: Recipe, pool: ImagePool, split: Split, device: t
     parts = build_parts(recipe, pool, device)
     train = torch.tensor(split.train)
     batches = InMemoryBatches(pool.images[train].to(device), pool.labels[train].to(device),
-                              recipe.train.batch_size // world.size, recipe.train.seed, recipe.train.channels_last)
+                              recipe.train.batch_size // world.size, recipe.train.seed, recipe.train.channels_last,
+                              recipe.train.class_balance)
     start = 0
     checkpoint = run.latest_checkpoint() if resume else None
     if checkpoint is not None:
