@@ -33,7 +33,8 @@ setting() {
     mnist5k-50)  # the @pretrain lead at 50 per class, at the 10-per-class grid's synthetic volume (1,000 images)
       fit dcgan-50 mnist5k
       ganaug compare "$RUNS/dcgan-50" --checkpoint best --out "$OUT/mnist5k-50" --seeds 5 --ratios 2 --jobs "$JOBS" \
-        --strategies baseline,classic,trivialaugment,randaugment,conditional+trivialaugment,conditional@pretrain+trivialaugment ;;
+        --strategies baseline,classic,trivialaugment,randaugment,conditional+trivialaugment,conditional@pretrain+trivialaugment,cas ;;
+      # cas (train on the GAN's images alone, as many as the real ones) added after the grid had run: its cells only
     mnist5k-lt100)
       fit dcgan-lt100 mnist5k-lt100
       ganaug compare "$RUNS/dcgan-lt100" --checkpoint best --out "$OUT/mnist5k-lt100" --seeds 5 --ratios 1 --strategies \
@@ -44,6 +45,11 @@ setting() {
       fit dcgan-lt100-balanced mnist5k-lt100 --set train.class_balance=true
       ganaug compare "$RUNS/dcgan-lt100-balanced" --checkpoint best --out "$OUT/mnist5k-lt100-balanced" --seeds 5 \
         --ratios 1 --jobs "$JOBS" --strategies baseline,oversample+classic,reweight+classic,conditional@balance+classic ;;
+    mnist5k-50-dcgan4k|mnist5k-50-resnet)  # CAS of two more generators of the same split: dcgan-50 trained to 4,000
+      # steps (its FID still fell at 2,000) and the ResNet GAN (recipe mnist5k-resnet), against real data alone
+      if [ "$1" = mnist5k-50-dcgan4k ]; then run=dcgan-50-4k; fit "$run" mnist5k --steps 4000
+      else run=resnet-50; fit "$run" mnist5k-resnet; fi
+      ganaug compare "$RUNS/$run" --checkpoint best --out "$OUT/$1" --seeds 5 --jobs "$JOBS" --strategies baseline,cas ;;
     *) echo "unknown setting $1" >&2; exit 2 ;;
   esac
 }

@@ -167,25 +167,36 @@ def test_beat_classical_report(tmp_path):
     rows = []
     for seed in range(4):  # 'soft' wins on validation and test; 'argmax' wins on test only, and must not be chosen
         for strategy, val, test in (("baseline", 0.80, 0.80), ("classic", 0.85, 0.85), ("soft+classic", 0.90, 0.88),
-                                    ("argmax+classic", 0.70, 0.99)):
-            rows.append({"strategy": strategy, "ratio": 0.0 if "+" not in strategy else 1.0, "seed": seed,
-                         "val_accuracy": val, "test_accuracy": test + 0.01 * seed * (strategy == "soft+classic"),
-                         "macro_f1": test})
+                                    ("argmax+classic", 0.70, 0.99), ("cas", 0.95, 0.76)):
+            # cas: best on validation of all, yet never a GAN row to choose; 2.5 points below baseline on test
+            rows.append({"strategy": strategy, "ratio": 0.0 if strategy in ("baseline", "classic") else 1.0,
+                         "seed": seed, "val_accuracy": val,
+                         "test_accuracy": test + 0.01 * seed * (strategy in ("soft+classic", "cas")), "macro_f1": test})
     rows.append({"strategy": "extra+classic", "ratio": 1.0, "seed": 0, "val_accuracy": 0.99, "test_accuracy": 0.99,
                  "macro_f1": 0.99})  # a cell of an earlier grid in the folder: not this grid's, so left out
     rows.append({"strategy": "classic", "ratio": 0.0, "seed": 4, "val_accuracy": 0.99, "test_accuracy": 0.99,
                  "macro_f1": 0.99})  # the grid stopped during seed 4: judged on seeds 0-3 alone
-    (tmp_path / "mnist5k-10").mkdir()
     table = pd.DataFrame(rows)
     table["key"] = [f"{r.strategy}|{r.ratio:g}|{r.seed}" for r in table.itertuples()]
-    table.to_csv(tmp_path / "mnist5k-10" / "runs.csv", index=False)
-    (tmp_path / "mnist5k-10" / "compare.json").write_text(json.dumps(
-        {"strategies": "baseline,classic,soft+classic,argmax+classic", "ratios": "1", "seeds": 5}))
+    for name in ("mnist5k-10", "mnist5k-50"):  # the same grid under two settings: CAS has a target at 50 only
+        (tmp_path / name).mkdir()
+        table.to_csv(tmp_path / name / "runs.csv", index=False)
+        (tmp_path / name / "compare.json").write_text(json.dumps(
+            {"strategies": "baseline,classic,soft+classic,argmax+classic,cas", "ratios": "1", "seeds": 5}))
+    cas_only = tmp_path / "mnist5k-50-resnet"  # a grid of baseline and cas: in the CAS table alone
+    cas_only.mkdir()
+    table[table["strategy"].isin(["baseline", "cas"])].to_csv(cas_only / "runs.csv", index=False)
+    (cas_only / "compare.json").write_text(json.dumps({"strategies": "baseline,cas", "ratios": "1", "seeds": 4}))
     script("beat_classical_report").main(["--results", str(tmp_path)])
     table = (tmp_path / "targets.md").read_text()
+    assert "| mnist5k-50-resnet |" not in table.split("## CAS")[0]
     row = next(line for line in table.splitlines() if line.startswith("| mnist5k-10 |"))
     assert "classic: 85.00" in row and "soft+classic x1" in row and "argmax" not in row and "extra" not in row
-    assert "(2) | 4 | met |" in row, row  # +4.5 points on the 4 complete seeds, corrected over the 2 GAN rows
+    assert "cas" not in row and "(2) | 4 | met |" in row, row  # +4.5 points on 4 seeds, corrected over 2 GAN rows
+    cas_rows = [line for line in table.split("## CAS")[1].splitlines() if line.startswith("| mnist5k-")]
+    assert [line.split(" | ")[1:4] for line in cas_rows] == [["77.50", "80.00", "-2.50 [-4.55, -0.45]"]] * 3
+    assert cas_rows[0].endswith("| 4 | - |") and cas_rows[1].endswith("| 4 | met |"), cas_rows
+    assert cas_rows[2].startswith("| mnist5k-50-resnet |") and cas_rows[2].endswith("| 4 | met |")
     assert (tmp_path / "targets.png").stat().st_size > 1000
     summary = (tmp_path / "mnist5k-10" / "summary.md").read_text()  # compare never summarised the stopped grid
     assert "stopped: the 4 of 5 seeds" in summary and "| classic | - | 4 | 85.00" in summary

@@ -10,7 +10,9 @@ strategy of the grid (no GAN images: baseline, classical policies, imbalance
 fixes and their combinations), chosen on mean validation accuracy so that the
 test split plays no part in choosing what it judges. Those comparisons are
 many, so their p-values are Holm-Bonferroni corrected over the GAN rows; the
-comparisons with baseline and classic are not.
+comparisons with baseline and classic are not. CAS (synthetic images alone) is
+a measure of the synthetic set, never a strategy to pick, so it is judged
+against baseline only and stays out of that family.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ganaug.stages.compare.grid import is_classical
+from ganaug.stages.compare.grid import CAS, is_classical
 
 ALPHA = 0.05
 REFERENCES = ("baseline", "classic")
@@ -39,7 +41,7 @@ def summarise(runs: pd.DataFrame, metric: str = "test_accuracy") -> pd.DataFrame
                "std": values.std(ddof=1) if len(values) > 1 else math.nan, **_interval(values)}
         for name, reference in references.items():
             row.update(paired_difference(values, reference, name) if strategy != name else {})
-        if best is not None and not is_classical(strategy):
+        if best is not None and not is_classical(strategy) and strategy != CAS:
             reference = runs[runs["strategy"] == best].set_index("seed")[metric]
             row.update({BEST: best, **paired_difference(values, reference, BEST)})
         rows.append(row)
