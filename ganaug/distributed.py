@@ -106,6 +106,22 @@ def all_mean(tensor: Tensor) -> Tensor:
     return tensor
 
 
+def all_gather_tensors(tensors: dict[str, Tensor]) -> list[dict[str, Tensor]]:
+    """Every rank's `tensors` (the same names, shapes and dtypes on each), in rank order, on the CPU; [tensors]
+    with one process. Checkpoints collect the ranks' random streams this way (no pickling)."""
+    if not is_distributed():
+        return [tensors]
+    device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else torch.device("cpu")
+    gathered: list[dict[str, Tensor]] = [{} for _ in range(dist.get_world_size())]
+    for name, tensor in tensors.items():
+        mine = tensor.to(device)
+        theirs = [torch.empty_like(mine) for _ in gathered]
+        dist.all_gather(theirs, mine)
+        for rank, received in enumerate(theirs):
+            gathered[rank][name] = received.cpu()
+    return gathered
+
+
 def average_gradients(module: Trainable) -> None:
     """Replace every gradient of `module` by its mean over ranks: one all-reduce of them all, flattened."""
     if is_distributed():

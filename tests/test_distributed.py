@@ -95,6 +95,15 @@ def test_a_two_process_fit_resumes_in_one_process(tmp_path):
     assert run.read_info()["sessions"][-1]["processes"] == 2
     assert len(losses(two)) == 20  # one log, rank 0's, of the losses averaged over both ranks
 
+    half = tmp_path / "half"  # stopped at 10 and resumed on 2 processes: every rank continues its own streams
+    done = torchrun(*fit_args(half, 10))
+    assert done.returncode == 0, done.stderr[-3000:]
+    done = torchrun("-m", "ganaug", "fit", "--resume", "--out", str(half), "--steps", "20", "--device", "cpu")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert losses(half) == losses(two)
+    weights = [(run / "checkpoints" / "step_0000020" / "generator.safetensors").read_bytes() for run in (half, two)]
+    assert weights[0] == weights[1]
+
     one = tmp_path / "one"
     single = subprocess.run([sys.executable, *fit_args(one, 20)], capture_output=True, text=True, timeout=240,
                             env={**os.environ, "OMP_NUM_THREADS": "1"})

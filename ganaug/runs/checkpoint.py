@@ -4,14 +4,17 @@ A checkpoint is a folder `checkpoints/step_000300/` written under a temporary
 name and renamed when complete, so the newest folder is always whole.
 It holds the generator, discriminator and EMA generator weights, both
 optimisers, the batch sampler, the RNG states, the LeCam anchors, the ADA
-strength and its accumulators, and the step.
+strength and its accumulators, and the step. A run on N processes also keeps
+ranks 1..N-1's random streams (rank.R.*), so that a resume on N processes
+continues exactly; any other number of processes (or an older ganaug) reads
+the same checkpoint as a single process's.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +40,8 @@ had neither), so they load with anchors 0 and p 0."""
 READABLE = (1, 2, 3)
 EMA_FILE = "ema_generator.safetensors"
 BEST_INFO = "best.json"
+RANK_PREFIX = "rank"
+"""training_state's tensors of ranks 1..N-1 are named rank.R.rng.step, rank.R.batches.* (rank 0's unprefixed)."""
 RESUME_ADVICE = "delete that checkpoint folder to resume from an older one"
 
 
@@ -81,14 +86,23 @@ def list_checkpoints(folder: Path) -> list[Path]:
     return sorted(p for p in folder.glob("step_*") if (p / "state.json").is_file())
 
 
-def save_checkpoint(folder: Path, step: int, parts: GanParts, batches: InMemoryBatches) -> Path:
-    """Write checkpoints/step_XXXXXXX/ whole or not at all; weights that are not finite are never written."""
+def stream_state(parts: GanParts, batches: InMemoryBatches) -> dict[str, Tensor]:
+    """This process's random streams: the training step's and the batch sampler's (its own on each rank)."""
+    return {"rng.step": parts.rng.get_state(), **{f"batches.{k}": v for k, v in batches.state_dict().items()}}
+
+
+def save_checkpoint(folder: Path, step: int, parts: GanParts, batches: InMemoryBatches,
+                    other_ranks: Sequence[dict[str, Tensor]] = ()) -> Path:
+    """Write checkpoints/step_XXXXXXX/ whole or not at all; weights that are not finite are never written.
+    other_ranks: the stream_state of ranks 1..N-1 when N processes train."""
     modules = {"generator": parts.generator, "discriminator": parts.discriminator, "ema generator": parts.ema.module}
     check_finite(modules, step)
     target = folder / checkpoint_name(step)
-    training: dict[str, Tensor] = {"rng.step": parts.rng.get_state()}
-    for prefix, tensors in (("batches", batches.state_dict()), ("lecam", parts.lecam.state_dict()),
-                            ("ada", parts.ada.state_dict()), ("scaler", parts.scalers.state_dict())):
+    training = stream_state(parts, batches)
+    for rank, streams in enumerate(other_ranks, start=1):
+        training.update({f"{RANK_PREFIX}.{rank}.{k}": v for k, v in streams.items()})
+    for prefix, tensors in (("lecam", parts.lecam.state_dict()), ("ada", parts.ada.state_dict()),
+                            ("scaler", parts.scalers.state_dict())):
         training.update({f"{prefix}.{k}": v for k, v in tensors.items()})
     optimizers = {}
     for name, opt in (("opt_g", parts.opt_g), ("opt_d", parts.opt_d)):
@@ -148,6 +162,22 @@ def load_checkpoint(path: Path, parts: GanParts, batches: InMemoryBatches) -> in
     except (KeyError, ValueError, RuntimeError, TypeError, IndexError) as e:
         raise RunDirError(f"checkpoint {path} is damaged ({first_line(e)}); {RESUME_ADVICE}") from None
     return state.step
+
+
+def load_rank_streams(path: Path, rank: int, world_size: int, parts: GanParts, batches: InMemoryBatches) -> bool:
+    """Rank `rank` (> 0) continues the streams it had when `path` was written, if a run on `world_size` processes
+    wrote it; False (nothing loaded: start new streams) for a checkpoint of another number of processes."""
+    training = load_tensors(path / "training_state.safetensors", advice=f"{RESUME_ADVICE} ({path})")
+    saved = {key.split(".")[1] for key in training if key.startswith(f"{RANK_PREFIX}.")}
+    if saved != {str(r) for r in range(1, world_size)}:
+        return False
+    streams = _prefixed(training, f"{RANK_PREFIX}.{rank}")
+    try:
+        batches.load_state_dict(_prefixed(streams, "batches"))
+        parts.rng.set_state(streams["rng.step"])
+    except (KeyError, ValueError, RuntimeError, TypeError) as e:
+        raise RunDirError(f"checkpoint {path} is damaged ({first_line(e)}); {RESUME_ADVICE}") from None
+    return True
 
 
 def read_state(path: Path) -> CheckpointState:

@@ -11,8 +11,9 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from ganaug.data.batches import InMemoryBatches
+from ganaug.distributed import World, all_gather_tensors
 from ganaug.pictures import save_loss_curve, save_sample_grid
-from ganaug.runs.checkpoint import GanParts, check_finite, prune_checkpoints, save_checkpoint
+from ganaug.runs.checkpoint import GanParts, check_finite, prune_checkpoints, save_checkpoint, stream_state
 from ganaug.runs.run_dir import RunDir
 from ganaug.stages.fit.trainer import Hook, MetricRow, Trainer
 
@@ -140,15 +141,20 @@ class Periodic(Hook):
 
 
 class Checkpointer(Periodic):
-    """Saves every `every` steps and at the end; only after the losses so far and the weights proved finite."""
+    """Saves every `every` steps and at the end; only after the losses so far and the weights proved finite.
+    With several processes it runs on every rank: each hands rank 0 its random streams, and rank 0 writes."""
 
-    def __init__(self, run: RunDir, parts: GanParts, batches: InMemoryBatches, every: int, keep: int) -> None:
+    def __init__(self, run: RunDir, parts: GanParts, batches: InMemoryBatches, every: int, keep: int,
+                 world: World) -> None:
         self.run, self.parts, self.batches, self.every, self.keep = run, parts, batches, every, keep
+        self.world = world
 
     def act(self, trainer: Trainer) -> None:
         trainer.flush()  # raises on NaN/inf losses; save_checkpoint refuses non-finite weights
-        save_checkpoint(self.run.checkpoints, trainer.step, self.parts, self.batches)
-        prune_checkpoints(self.run.checkpoints, self.keep)
+        streams = all_gather_tensors(stream_state(self.parts, self.batches))
+        if self.world.is_main:
+            save_checkpoint(self.run.checkpoints, trainer.step, self.parts, self.batches, streams[1:])
+            prune_checkpoints(self.run.checkpoints, self.keep)
 
 
 class TensorBoardLog(Hook):

@@ -29,7 +29,7 @@ from ganaug.gan.models import create_gan
 from ganaug.gan.regularisers import create_regularisers
 from ganaug.io import output_folder, write_text
 from ganaug.pictures import fixed_noise
-from ganaug.runs.checkpoint import GanParts, load_checkpoint
+from ganaug.runs.checkpoint import GanParts, load_checkpoint, load_rank_streams
 from ganaug.runs.run_dir import RunDir
 from ganaug.runs.spec import gan_spec
 from ganaug.seeding import seeded
@@ -114,20 +114,22 @@ def _train(run: RunDir, recipe: Recipe, pool: ImagePool, split: Split, device: t
     batches = InMemoryBatches(pool.images[train].to(device), pool.labels[train].to(device),
                               recipe.train.batch_size // world.size, recipe.train.seed, recipe.train.channels_last,
                               recipe.train.class_balance)
-    start = 0
+    start, continued = 0, world.is_main
     checkpoint = run.latest_checkpoint() if resume else None
     if checkpoint is not None:
         start = load_checkpoint(checkpoint, parts, batches)
         for opt, lr in ((parts.opt_g, recipe.train.lr_g), (parts.opt_d, recipe.train.lr_d)):
             for group in opt.param_groups:  # a resume may lower the learning rates (after a divergence)
                 group["lr"] = lr
-    rank_streams(parts, batches, recipe.train.seed + start, world)  # after a resume too: streams new from here
+        continued = continued or load_rank_streams(checkpoint, world.rank, world.size, parts, batches)
+    if not continued:  # a start, or a resume on another number of processes than wrote the checkpoint
+        rank_streams(parts, batches, recipe.train.seed + start, world)
     if world.is_main:
         run.truncate_logs(start)
         _record_session(run, recipe, pool, device, changed, world)  # only once nothing on the input can fail
 
     step = build_step(recipe, parts, batches, device)
-    hooks = _hooks(run, recipe, pool, parts, batches, progress) if world.is_main else []  # rank 0 writes
+    hooks = _hooks(run, recipe, pool, parts, batches, progress, world)
     log = recipe.log  # rank 0's hooks flush on these schedules; every rank does, for the same collectives
     trainer = Trainer(step, recipe.train.steps, hooks, log.every, start, recipe.train.batch_size,
                       flush_at=(log.sample_every, log.checkpoint_every, recipe.eval.every))
@@ -139,8 +141,12 @@ def _train(run: RunDir, recipe: Recipe, pool: ImagePool, split: Split, device: t
 
 
 def _hooks(run: RunDir, recipe: Recipe, pool: ImagePool, parts: GanParts, batches: InMemoryBatches,
-           progress: bool) -> list[Hook]:
+           progress: bool, world: World) -> list[Hook]:
+    """Rank 0 writes everything; the other ranks only hand the checkpointer their random streams."""
     log, classes = recipe.log, pool.num_classes if recipe.model.conditional else 0
+    checkpointer = Checkpointer(run, parts, batches, log.checkpoint_every, log.keep_checkpoints, world)
+    if not world.is_main:
+        return [checkpointer]
     noise, labels = fixed_noise(classes, log.grid_columns, recipe.model.z_dim, recipe.train.seed)
     row_names = None if labels is None else [pool.class_names[i] for i in labels[::log.grid_columns].tolist()]
     hooks: list[Hook] = [ProgressBar(), TimeEstimate()] if progress else []
@@ -148,7 +154,7 @@ def _hooks(run: RunDir, recipe: Recipe, pool: ImagePool, parts: GanParts, batche
         MetricsLog(run),
         SampleGrids(run, parts, noise, labels, log.grid_columns, log.sample_every, row_names),
         LossCurve(run, log.checkpoint_every),
-        Checkpointer(run, parts, batches, log.checkpoint_every, log.keep_checkpoints),
+        checkpointer,
     ]
     if log.tensorboard:  # last: it reads what the others wrote
         hooks.append(TensorBoardLog(run, log.sample_every, recipe.eval.every))
