@@ -126,11 +126,12 @@ def cas_table(runs: dict[str, pd.DataFrame]) -> list[str]:
     for name, table in runs.items():
         if not (table["strategy"] == CAS).any() or not (table["strategy"] == "baseline").any():
             continue
-        cas = summarise(table).set_index("strategy").loc[CAS]
+        summary = summarise(table).set_index("strategy")
+        cas = summary.loc[CAS]
         low, high, diff = (cas[f"vs_baseline{end}"] * 100 for end in ("_ci95_low", "_ci95_high", ""))
         margin = CAS_TARGETS.get(name)
         verdict = "-" if margin is None else "met" if diff >= -margin else f"missed ({diff:+.2f} < -{margin:g})"
-        real = table[table["strategy"] == "baseline"]["test_accuracy"].mean() * 100
+        real = summary.loc["baseline", "mean"] * 100
         rows.append(f"| {name} | {cas['mean'] * 100:.2f} | {real:.2f} | {diff:+.2f} [{low:+.2f}, {high:+.2f}] "
                     f"| {cas['p_vs_baseline']:.2g} | {int(cas['seeds'])} | {verdict} |")
     if not rows:
