@@ -100,7 +100,7 @@ def test_fit_digits_writes_a_complete_run_directory(tmp_path, cli, tiny_args):
     parts = build_parts(recipe, pool, torch.device("cpu"))
     train = torch.tensor(json.loads((out / "split.json").read_text())["train"])
     batches = run_module.InMemoryBatches(pool.images[train], pool.labels[train], 16, 0)
-    assert load_checkpoint(newest, parts, batches) == 6
+    assert load_checkpoint(newest, parts, batches).step == 6
     saved = load_file(newest / "generator.safetensors")
     for name, value in parts.generator.state_dict().items():
         assert torch.equal(value, saved[name])
@@ -315,7 +315,7 @@ def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_checkpoint(tmp_p
     parts = build_parts(recipe, pool, torch.device("cpu"))
     train = torch.tensor(json.loads((out / "split.json").read_text())["train"])
     batches = run_module.InMemoryBatches(pool.images[train], pool.labels[train], 16, 0)
-    assert load_checkpoint(last, parts, batches) == 4
+    assert load_checkpoint(last, parts, batches).step == 4
     assert all(p.isfinite().all() for p in parts.generator.parameters())
 
 

@@ -207,7 +207,8 @@ def test_a_checkpoint_from_before_lecam_and_ada_loads_with_them_at_zero(tmp_path
 
     def load() -> GanParts:
         parts = build_parts(recipe, pool, torch.device("cpu"))
-        assert load_checkpoint(checkpoint, parts, InMemoryBatches(pool.images[train], pool.labels[train], 8, 0)) == 5
+        batches = InMemoryBatches(pool.images[train], pool.labels[train], 8, 0)
+        assert load_checkpoint(checkpoint, parts, batches).step == 5
         return parts
 
     with pytest.raises(RunDirError, match="damaged"):  # format 3 must have them

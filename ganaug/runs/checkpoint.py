@@ -17,6 +17,7 @@ import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import pydantic
 import torch
@@ -139,8 +140,18 @@ def check_finite(modules: Mapping[str, Trainable], step: int) -> None:
     raise TrainingDiverged(f"training diverged: {bad} is not finite at step {step}")
 
 
-def load_checkpoint(path: Path, parts: GanParts, batches: InMemoryBatches) -> int:
-    """Restore everything saved by save_checkpoint; returns the step. A damaged checkpoint is a RunDirError."""
+class Restored(NamedTuple):
+    """What load_checkpoint restored: the step, and whether this process's random streams continue (False on a
+    rank above 0 when another number of processes wrote the checkpoint: that rank must start new streams)."""
+
+    step: int
+    streams: bool
+
+
+def load_checkpoint(path: Path, parts: GanParts, batches: InMemoryBatches, rank: int = 0,
+                    world_size: int = 1) -> Restored:
+    """Restore everything saved by save_checkpoint, and rank `rank`'s random streams where the checkpoint holds
+    them. A damaged checkpoint is a RunDirError."""
     state = read_state(path)
     device = str(next(parts.generator.parameters()).device)
     advice = f"{RESUME_ADVICE} ({path})"
@@ -148,36 +159,33 @@ def load_checkpoint(path: Path, parts: GanParts, batches: InMemoryBatches) -> in
     load_into(parts.discriminator, path / "discriminator.safetensors", advice=advice, device=device)
     load_into(parts.ema.module, path / EMA_FILE, advice=advice, device=device)
     training = load_tensors(path / "training_state.safetensors", advice=advice)
+    streams = _own_streams(training, rank, world_size)
     try:
         parts.ema.updates = state.ema_updates
         for name, opt in (("opt_g", parts.opt_g), ("opt_d", parts.opt_d)):
             opt.load_state_dict(_join_optimizer_state(_prefixed(training, name), state.optimizers[name]))
             _check_optimizer(opt)
-        batches.load_state_dict(_prefixed(training, "batches"))
-        parts.rng.set_state(training["rng.step" if state.format >= 2 else "rng.cpu"])
+        if streams is not None:
+            batches.load_state_dict(_prefixed(streams, "batches"))
+            parts.rng.set_state(streams["rng.step" if state.format >= 2 else "rng.cpu"])
         if state.format >= 3:  # older checkpoints leave the fresh parts' anchors 0 and p 0 (FORMAT)
             parts.lecam.load_state_dict(_prefixed(training, "lecam"))
             parts.ada.load_state_dict(_prefixed(training, "ada"))
         parts.scalers.load_state_dict(_prefixed(training, "scaler"))  # absent before fp16 scales were saved
     except (KeyError, ValueError, RuntimeError, TypeError, IndexError) as e:
         raise RunDirError(f"checkpoint {path} is damaged ({first_line(e)}); {RESUME_ADVICE}") from None
-    return state.step
+    return Restored(state.step, streams is not None)
 
 
-def load_rank_streams(path: Path, rank: int, world_size: int, parts: GanParts, batches: InMemoryBatches) -> bool:
-    """Rank `rank` (> 0) continues the streams it had when `path` was written, if a run on `world_size` processes
-    wrote it; False (nothing loaded: start new streams) for a checkpoint of another number of processes."""
-    training = load_tensors(path / "training_state.safetensors", advice=f"{RESUME_ADVICE} ({path})")
+def _own_streams(training: dict[str, Tensor], rank: int, world_size: int) -> dict[str, Tensor] | None:
+    """Rank 0's streams are the unprefixed ones; a rank above 0 has its own only in a checkpoint that a run on
+    `world_size` processes wrote (None otherwise)."""
+    if rank == 0:
+        return training
     saved = {key.split(".")[1] for key in training if key.startswith(f"{RANK_PREFIX}.")}
     if saved != {str(r) for r in range(1, world_size)}:
-        return False
-    streams = _prefixed(training, f"{RANK_PREFIX}.{rank}")
-    try:
-        batches.load_state_dict(_prefixed(streams, "batches"))
-        parts.rng.set_state(streams["rng.step"])
-    except (KeyError, ValueError, RuntimeError, TypeError) as e:
-        raise RunDirError(f"checkpoint {path} is damaged ({first_line(e)}); {RESUME_ADVICE}") from None
-    return True
+        return None
+    return _prefixed(training, f"{RANK_PREFIX}.{rank}")
 
 
 def read_state(path: Path) -> CheckpointState:

@@ -29,7 +29,7 @@ from ganaug.gan.models import create_gan
 from ganaug.gan.regularisers import create_regularisers
 from ganaug.io import output_folder, write_text
 from ganaug.pictures import fixed_noise
-from ganaug.runs.checkpoint import GanParts, load_checkpoint, load_rank_streams
+from ganaug.runs.checkpoint import GanParts, load_checkpoint
 from ganaug.runs.run_dir import RunDir
 from ganaug.runs.spec import gan_spec
 from ganaug.seeding import seeded
@@ -117,11 +117,10 @@ def _train(run: RunDir, recipe: Recipe, pool: ImagePool, split: Split, device: t
     start, continued = 0, world.is_main
     checkpoint = run.latest_checkpoint() if resume else None
     if checkpoint is not None:
-        start = load_checkpoint(checkpoint, parts, batches)
+        start, continued = load_checkpoint(checkpoint, parts, batches, world.rank, world.size)
         for opt, lr in ((parts.opt_g, recipe.train.lr_g), (parts.opt_d, recipe.train.lr_d)):
             for group in opt.param_groups:  # a resume may lower the learning rates (after a divergence)
                 group["lr"] = lr
-        continued = continued or load_rank_streams(checkpoint, world.rank, world.size, parts, batches)
     if not continued:  # a start, or a resume on another number of processes than wrote the checkpoint
         rank_streams(parts, batches, recipe.train.seed + start, world)
     if world.is_main:
