@@ -35,6 +35,11 @@ setting() {
       ganaug compare "$RUNS/dcgan-50" --checkpoint best --out "$OUT/mnist5k-50" --seeds 5 --ratios 2 --jobs "$JOBS" \
         --strategies baseline,classic,trivialaugment,randaugment,conditional+trivialaugment,conditional@pretrain+trivialaugment,cas ;;
       # cas (train on the GAN's images alone, as many as the real ones) added after the grid had run: its cells only
+    mnist5k-100)  # 100 per class (target: never significantly below the best classical policy): the two uses of
+      # the smaller grids, pre-train and mix, at their synthetic volume (1,000 images), each fixed beforehand
+      fit dcgan-100 mnist5k --set data.train_per_class=100
+      ganaug compare "$RUNS/dcgan-100" --checkpoint best --out "$OUT/mnist5k-100" --seeds 5 --ratios 1 --jobs "$JOBS" \
+        --strategies baseline,classic,trivialaugment,randaugment,conditional+trivialaugment,conditional@pretrain+trivialaugment ;;
     mnist5k-lt100)
       fit dcgan-lt100 mnist5k-lt100
       ganaug compare "$RUNS/dcgan-lt100" --checkpoint best --out "$OUT/mnist5k-lt100" --seeds 5 --ratios 1 --strategies \
