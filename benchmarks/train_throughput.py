@@ -7,7 +7,11 @@ hits all of them alike; each figure is the median over rounds, in images per
 second (one image = one real + one generated sample through a full iteration).
 
     python benchmarks/train_throughput.py [--rounds 5] [--steps 8] [--out results/throughput_cpu]
-                                          [--warmup 3] [--compile] [--set KEY=VALUE ...]
+                                          [--warmup 3] [--compile] [--profile] [--set KEY=VALUE ...]
+
+--profile also runs each variant's steps once more under torch.profiler and reports the share of its CPU time
+spent in convolutions (oneDNN kernels that every variant calls alike), and the ceiling that sets: the speed-up
+over the textbook loop a variant would have if everything but its convolutions took no time.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from torch.profiler import ProfilerActivity, profile
 
 from ganaug.config import load_recipe
 from ganaug.data import InMemoryBatches, load_pool
@@ -100,6 +105,18 @@ def ganaug_runner(recipe, pool, precision: str, compile: bool = False):
     return run
 
 
+CONVOLUTION = ("aten::convolution_backward", "aten::mkldnn_convolution", "aten::_convolution")
+
+
+def profiled(run, steps: int) -> tuple[float, float]:
+    """(self CPU seconds of `steps` steps, the convolutions' share of them), by torch.profiler."""
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        run(steps)
+    ops = {e.key: e.self_cpu_time_total / 1e6 for e in prof.key_averages()}
+    total = sum(ops.values())
+    return total, sum(ops.get(k, 0.0) for k in CONVOLUTION) / total
+
+
 AUTO = "bf16 autocast" if autocast_dtype("auto", torch.device("cpu")) else "fp32"
 """What precision = "auto" picks on this CPU: bf16 only with native bf16 (AVX512-BF16 or AMX)."""
 
@@ -111,6 +128,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--out", type=Path, default=Path("results/throughput_cpu"))
     parser.add_argument("--compile", action="store_true", help="also ganaug with train.compile (torch.compile)")
+    parser.add_argument("--profile", action="store_true", help="also the convolutions' share of each variant's time")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="a dcgan64 recipe override (as `ganaug fit --set`), "
                              "e.g. a smaller batch for a quick check")
@@ -143,18 +161,27 @@ def main(argv: list[str] | None = None) -> None:
     for name, values in rates.items():
         med = statistics.median(values)
         lines.append(f"| {name} | {med:.1f} | {min(values):.1f}-{max(values):.1f} | {med / reference:.2f}x |")
+    profiles = {name: profiled(run, args.steps) for name, run in variants.items()} if args.profile else {}
+    if profiles:
+        textbook_seconds = profiles["textbook (fp32)"][0]
+        lines += ["", f"Profiled ({args.steps} steps each, self CPU time):", "",
+                  "| variant | CPU seconds | in convolutions | ceiling vs textbook if all else took no time |",
+                  "| --- | ---: | ---: | ---: |"]
+        lines += [f"| {name} | {seconds:.2f} | {share:.1%} | {textbook_seconds / (seconds * share):.2f}x |"
+                  for name, (seconds, share) in profiles.items()]
     table = "\n".join(lines)
     print(table)
     machine = {"python": platform.python_version(), "torch": torch.__version__, "threads": torch.get_num_threads(),
                "cpu_capability": torch.backends.cpu.get_cpu_capability(),
                "processor": platform.processor() or platform.machine(), "precision_auto": AUTO}
     command = (f"python benchmarks/train_throughput.py --rounds {args.rounds} --steps {args.steps} --out {args.out}"
-               + " --compile" * args.compile + "".join(f" --set {s}" for s in args.set))
+               + " --compile" * args.compile + " --profile" * args.profile + "".join(f" --set {s}" for s in args.set))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(
         {"command": command,
          "batch_size": batch, "image_size": pool.image_size, "data": recipe.data.source, "machine": machine,
-         "images_per_s": rates, "ratio_vs_textbook": {n: statistics.median(v) / reference for n, v in rates.items()}},
+         "images_per_s": rates, "ratio_vs_textbook": {n: statistics.median(v) / reference for n, v in rates.items()},
+         "profile": {n: {"cpu_seconds": t, "convolution_share": c} for n, (t, c) in profiles.items()}},
         indent=1) + "\n")
     args.out.with_suffix(".md").write_text(
         f"# Training throughput, dcgan64 recipe (CPU)\n\nCommand: `{command}`\n\n"

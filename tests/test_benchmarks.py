@@ -253,10 +253,13 @@ def test_parallel_speed(tmp_path):
 @smoke
 def test_train_throughput(tmp_path):
     script("train_throughput").main(["--rounds", "1", "--steps", "1", "--warmup", "0", "--out", str(tmp_path / "t"),
-                                     "--set", "train.batch_size=2"])
+                                     "--profile", "--set", "train.batch_size=2"])
     report = json.loads((tmp_path / "t.json").read_text())
     assert len(report["images_per_s"]) == 3 and all(rates[0] > 0 for rates in report["images_per_s"].values())
     assert "--set train.batch_size=2" in report["command"] and "| textbook (fp32) |" in (tmp_path / "t.md").read_text()
+    assert report["profile"].keys() == report["images_per_s"].keys()
+    assert all(0 < p["convolution_share"] < 1 and p["cpu_seconds"] > 0 for p in report["profile"].values())
+    assert "ceiling vs textbook" in (tmp_path / "t.md").read_text()
 
 
 # --- the shell scripts -----------------------------------------------------------------------------------------------
