@@ -7,7 +7,9 @@ threads (all cores); N processes or jobs share the cores out (the defaults a use
 - fit: the mnist5k recipe (conditional DCGAN, 32 px, batch 64 in all), --steps steps; the rate is the median of
   the images/s fit logs after its first logging interval.
 - compare: a grid of --cells cells (the small CNN, --epochs epochs) on a run of the digits recipe and its
-  synthetic set, made once beforehand; the figure is wall time for the whole grid.
+  synthetic set, made once beforehand; the figure is wall time for the whole grid. `--jobs 1` also runs on one
+  thread (OMP_NUM_THREADS=1): N jobs can gain at most N x over that, and what one process already gains from
+  its threads is what N jobs cannot gain again.
 
     python benchmarks/parallel_speed.py [--processes 2] [--rounds 2] [--fit-steps 120] [--seeds 2] [--epochs 8]
                                         [--out results/parallel_cpu] [--set KEY=VALUE ...]
@@ -58,10 +60,11 @@ def fit_rate(work: Path, name: str, processes: int, steps: int, settings: list[s
 
 
 def compare_seconds(work: Path, name: str, run_dir: Path, synthetic: Path, jobs: int, seeds: int,
-                    epochs: int) -> float:
+                    epochs: int, threads: int | None = None) -> float:
     return run([sys.executable, "-m", "ganaug", "compare", str(run_dir), "--synthetic", str(synthetic), "--out",
                 str(work / name), "--strategies", COMPARE_STRATEGIES, "--ratios", "1", "--seeds", str(seeds),
-                "--epochs", str(epochs), "--jobs", str(jobs), "--device", "cpu"])
+                "--epochs", str(epochs), "--jobs", str(jobs), "--device", "cpu"],
+               env={"OMP_NUM_THREADS": str(threads)} if threads else None)
 
 
 def machine() -> dict:
@@ -98,7 +101,7 @@ def main(argv: list[str] | None = None) -> None:
         run([sys.executable, "-m", "ganaug", "augment", str(work / "digits"), "--out", str(work / "synthetic"),
              "--count", str(args.count), "--labels", "soft", "--device", "cpu"])
         fit: dict[str, list[float]] = {"1 process": [], f"{n} processes (torchrun)": []}
-        grid: dict[str, list[float]] = {"--jobs 1": [], f"--jobs {n}": []}
+        grid: dict[str, list[float]] = {"--jobs 1": [], f"--jobs {n}": [], "--jobs 1, one thread": []}
         for r in range(args.rounds):
             order = [1, n] if r % 2 == 0 else [n, 1]  # alternate who goes first
             for p in order:
@@ -106,10 +109,15 @@ def main(argv: list[str] | None = None) -> None:
                 fit[key].append(fit_rate(work, f"fit{p}-{r}", p, args.fit_steps, args.set))
                 grid["--jobs 1" if p == 1 else f"--jobs {n}"].append(compare_seconds(
                     work, f"cmp{p}-{r}", work / "digits", work / "synthetic", p, args.seeds, args.epochs))
+                if p == 1:
+                    grid["--jobs 1, one thread"].append(compare_seconds(
+                        work, f"cmp1t-{r}", work / "digits", work / "synthetic", 1, args.seeds, args.epochs, 1))
             print(f"round {r + 1}: fit {[round(v[-1], 1) for v in fit.values()]} images/s, "
                   f"compare {[round(v[-1], 1) for v in grid.values()]} s", flush=True)
     fit_ratio = statistics.median(fit[f"{n} processes (torchrun)"]) / statistics.median(fit["1 process"])
     grid_ratio = statistics.median(grid["--jobs 1"]) / statistics.median(grid[f"--jobs {n}"])
+    one_thread, n_jobs = statistics.median(grid["--jobs 1, one thread"]), statistics.median(grid[f"--jobs {n}"])
+    threads_ratio = one_thread / statistics.median(grid["--jobs 1"])
     facts = machine()
     command = (f"python benchmarks/parallel_speed.py --processes {n} --rounds {args.rounds} --fit-steps "
                f"{args.fit_steps} --seeds {args.seeds} --epochs {args.epochs} --setup-steps {args.setup_steps} "
@@ -122,13 +130,19 @@ def main(argv: list[str] | None = None) -> None:
         f"| fit mnist5k (images/s, median of {args.rounds} rounds) | {statistics.median(fit['1 process']):.1f} | "
         f"{statistics.median(fit[f'{n} processes (torchrun)']):.1f} | {fit_ratio:.2f}x |",
         f"| compare, {cells} cells x {args.epochs} epochs (s, median) | {statistics.median(grid['--jobs 1']):.1f} | "
-        f"{statistics.median(grid[f'--jobs {n}']):.1f} | {grid_ratio:.2f}x |", "",
+        f"{statistics.median(grid[f'--jobs {n}']):.1f} | {grid_ratio:.2f}x |",
+        f"| compare, the same grid: `--jobs 1` on one thread against `--jobs 1` on {facts['threads']} (s, median) "
+        f"| {one_thread:.1f} | {statistics.median(grid['--jobs 1']):.1f} | {threads_ratio:.2f}x |",
+        f"| compare: `--jobs {n}` against `--jobs 1` on one thread (at most {n}x) | {one_thread:.1f} "
+        f"| {n_jobs:.1f} | {one_thread / n_jobs:.2f}x |",
+        "",
     ]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".md").write_text("\n".join(lines))
     args.out.with_suffix(".json").write_text(json.dumps(
         {"command": command, "machine": facts, "fit_images_per_s": fit, "compare_seconds": grid,
-         "fit_speedup": fit_ratio, "compare_speedup": grid_ratio}, indent=1) + "\n")
+         "fit_speedup": fit_ratio, "compare_speedup": grid_ratio, "compare_threads_speedup": threads_ratio},
+        indent=1) + "\n")
     print("\n".join(lines))
 
 

@@ -247,7 +247,9 @@ def test_parallel_speed(tmp_path):
                                    *(a for s in TINY for a in ("--set", s))])
     facts = json.loads(out.with_suffix(".json").read_text())
     assert len(facts["fit_images_per_s"]["2 processes (torchrun)"]) == 1 and facts["compare_speedup"] > 0
+    assert len(facts["compare_seconds"]["--jobs 1, one thread"]) == 1 and facts["compare_threads_speedup"] > 0
     assert "| compare, 6 cells x 1 epochs" in out.with_suffix(".md").read_text()
+    assert "`--jobs 2` against `--jobs 1` on one thread" in out.with_suffix(".md").read_text()
 
 
 @smoke
