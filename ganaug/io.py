@@ -239,7 +239,12 @@ def _make_folders(path: Path, what: str) -> list[Path]:
     created = []
     try:
         for folder in reversed(missing):
-            folder.mkdir()
+            try:
+                folder.mkdir()
+            except FileExistsError:  # another process (a torchrun rank) made it since the check: not ours
+                if not folder.is_dir():
+                    raise
+                continue
             created.append(folder)
     except OSError as e:
         _remove_created(list(reversed(created)))

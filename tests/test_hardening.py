@@ -179,6 +179,23 @@ def test_output_folder_is_exclusive_and_cleans_up_what_it_created(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a"], "what the failed call created is gone"
 
 
+def test_output_folder_made_by_another_process_meanwhile_is_shared_not_refused(tmp_path, monkeypatch):
+    """torchrun ranks open one parts folder at once (wait=True): the rank whose mkdir loses the race must wait
+    its turn, not stop with "cannot create", and must not remove, on an error, a folder the other rank made."""
+    out, real_mkdir = tmp_path / "synth.parts", Path.mkdir
+
+    def other_rank_first(self, *args, **kwargs):
+        if self == out and not self.exists():
+            real_mkdir(self)  # the other rank, between this one's check and its mkdir
+        return real_mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", other_rank_first)
+    with pytest.raises(RuntimeError, match="this rank failed"), output_folder(out, wait=True) as held:
+        assert held == out
+        raise RuntimeError("this rank failed")
+    assert out.is_dir(), "the folder another process made is not removed"
+
+
 def test_stale_temporaries_of_dead_processes_are_removed_live_ones_kept(tmp_path):
     dead = tmp_path / ".x.999999999-0123456789abcdef.tmp"  # no such pid
     legacy = tmp_path / "sub" / ".y.0123456789abcdef.tmp"  # written before temporaries named their process
