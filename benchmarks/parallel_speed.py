@@ -115,9 +115,9 @@ def main(argv: list[str] | None = None) -> None:
             print(f"round {r + 1}: fit {[round(v[-1], 1) for v in fit.values()]} images/s, "
                   f"compare {[round(v[-1], 1) for v in grid.values()]} s", flush=True)
     fit_ratio = statistics.median(fit[f"{n} processes (torchrun)"]) / statistics.median(fit["1 process"])
-    grid_ratio = statistics.median(grid["--jobs 1"]) / statistics.median(grid[f"--jobs {n}"])
-    one_thread, n_jobs = statistics.median(grid["--jobs 1, one thread"]), statistics.median(grid[f"--jobs {n}"])
-    threads_ratio = one_thread / statistics.median(grid["--jobs 1"])
+    seconds = {name: statistics.median(values) for name, values in grid.items()}
+    one_job, n_jobs, one_thread = seconds["--jobs 1"], seconds[f"--jobs {n}"], seconds["--jobs 1, one thread"]
+    grid_ratio, threads_ratio = one_job / n_jobs, one_thread / one_job
     facts = machine()
     command = (f"python benchmarks/parallel_speed.py --processes {n} --rounds {args.rounds} --fit-steps "
                f"{args.fit_steps} --seeds {args.seeds} --epochs {args.epochs} --setup-steps {args.setup_steps} "
@@ -129,10 +129,10 @@ def main(argv: list[str] | None = None) -> None:
         "| what | 1 process | " + f"{n} processes | speed-up |", "| --- | ---: | ---: | ---: |",
         f"| fit mnist5k (images/s, median of {args.rounds} rounds) | {statistics.median(fit['1 process']):.1f} | "
         f"{statistics.median(fit[f'{n} processes (torchrun)']):.1f} | {fit_ratio:.2f}x |",
-        f"| compare, {cells} cells x {args.epochs} epochs (s, median) | {statistics.median(grid['--jobs 1']):.1f} | "
-        f"{statistics.median(grid[f'--jobs {n}']):.1f} | {grid_ratio:.2f}x |",
+        f"| compare, {cells} cells x {args.epochs} epochs (s, median) | {one_job:.1f} | {n_jobs:.1f} "
+        f"| {grid_ratio:.2f}x |",
         f"| compare, the same grid: `--jobs 1` on one thread against `--jobs 1` on {facts['threads']} (s, median) "
-        f"| {one_thread:.1f} | {statistics.median(grid['--jobs 1']):.1f} | {threads_ratio:.2f}x |",
+        f"| {one_thread:.1f} | {one_job:.1f} | {threads_ratio:.2f}x |",
         f"| compare: `--jobs {n}` against `--jobs 1` on one thread (at most {n}x) | {one_thread:.1f} "
         f"| {n_jobs:.1f} | {one_thread / n_jobs:.2f}x |",
         "",
