@@ -114,7 +114,8 @@ def main(argv: list[str] | None = None) -> None:
                         work, f"cmp1t-{r}", work / "digits", work / "synthetic", 1, args.seeds, args.epochs, 1))
             print(f"round {r + 1}: fit {[round(v[-1], 1) for v in fit.values()]} images/s, "
                   f"compare {[round(v[-1], 1) for v in grid.values()]} s", flush=True)
-    fit_ratio = statistics.median(fit[f"{n} processes (torchrun)"]) / statistics.median(fit["1 process"])
+    one_fit, n_fit = statistics.median(fit["1 process"]), statistics.median(fit[f"{n} processes (torchrun)"])
+    fit_ratio = n_fit / one_fit
     seconds = {name: statistics.median(values) for name, values in grid.items()}
     one_job, n_jobs, one_thread = seconds["--jobs 1"], seconds[f"--jobs {n}"], seconds["--jobs 1, one thread"]
     grid_ratio, threads_ratio = one_job / n_jobs, one_thread / one_job
@@ -127,8 +128,7 @@ def main(argv: list[str] | None = None) -> None:
         "# Many processes on one CPU machine", "", f"Command: `{command}`", "",
         f"Machine: {facts}", "",
         "| what | 1 process | " + f"{n} processes | speed-up |", "| --- | ---: | ---: | ---: |",
-        f"| fit mnist5k (images/s, median of {args.rounds} rounds) | {statistics.median(fit['1 process']):.1f} | "
-        f"{statistics.median(fit[f'{n} processes (torchrun)']):.1f} | {fit_ratio:.2f}x |",
+        f"| fit mnist5k (images/s, median of {args.rounds} rounds) | {one_fit:.1f} | {n_fit:.1f} | {fit_ratio:.2f}x |",
         f"| compare, {cells} cells x {args.epochs} epochs (s, median) | {one_job:.1f} | {n_jobs:.1f} "
         f"| {grid_ratio:.2f}x |",
         f"| compare, the same grid: `--jobs 1` on one thread against `--jobs 1` on {facts['threads']} (s, median) "
