@@ -26,6 +26,12 @@ fit dcgan-10 mnist5k --set data.train_per_class=10
 fit dcgan-lecam-ada-10 mnist5k --set data.train_per_class=10 --set loss.lecam_weight=0.3 --set train.ada_target=0.6 --set train.ada_kimg=10
 fit resnet-10 mnist5k-resnet --set data.train_per_class=10
 fit resnet-lecam-ada-10 mnist5k-resnet --set data.train_per_class=10 --set loss.lecam_weight=0.3 --set train.ada_target=0.6 --set train.ada_kimg=10
+# The ResNet GAN as recipe'd peaks at step 500-1,000 and then breaks down at both sizes (D overfits the 100-500
+# images). Two one-change fixes at 50 per class, fixed before they ran (2026-12-02):
+# LeCam alone (authors' form; no ADA, which can only lower DiffAugment here), and one D step per G step; fp32,
+# as the runs above were on CPUs without native bf16.
+fit resnet-lecam-50 mnist5k-resnet --set data.train_per_class=50 --set loss.lecam_weight=0.3 --set train.precision=fp32
+fit resnet-d1-50 mnist5k-resnet --set data.train_per_class=50 --set train.d_steps=1 --set train.precision=fp32
 for run in "$RUNS"/*/; do
   [ -f "$run/evaluation/best/metrics.json" ] || ganaug evaluate "$run" --checkpoint best --count 2000
 done
