@@ -84,7 +84,7 @@ def test_non_finite_buffers_are_never_checkpointed(tmp_path, cli, tiny_args, cli
     def step(self):
         out = original(self)
         if self.parts.ema.updates == 3:
-            buffer = next(b for n, b in self.parts.ema.module.named_buffers() if "running_var" in n)
+            buffer = next(b for n, b in self.parts.generator.named_buffers() if "running_var" in n)
             buffer.fill_(float("inf"))
         return out
 

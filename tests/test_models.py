@@ -243,7 +243,7 @@ def test_ema_generator_averages_with_warm_up():
     G = nn.Linear(2, 2, bias=False)
     with torch.no_grad():
         G.weight.zero_()
-    ema = EmaGenerator(G, decay=0.999)
+    ema = EmaGenerator(G, decay=0.999, z_dim=2, num_classes=0)
     assert not ema.module.weight.requires_grad
     with torch.no_grad():
         G.weight.fill_(1.0)

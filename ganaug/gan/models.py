@@ -58,7 +58,8 @@ class DiscriminatorOutput(NamedTuple):
 
 
 class Trainable(Protocol):
-    """The nn.Module surface that fit, the EMA (a deep copy) and checkpoints (state dicts) use."""
+    """The nn.Module surface that fit, the EMA (a deep copy, its batch norms re-measured) and checkpoints (state
+    dicts) use."""
 
     def parameters(self, recurse: bool = True) -> Iterator[nn.Parameter]: ...
 
@@ -69,6 +70,12 @@ class Trainable(Protocol):
     def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> Any: ...
 
     def requires_grad_(self, requires_grad: bool = True) -> Self: ...
+
+    training: bool
+
+    def modules(self) -> Iterator[nn.Module]: ...
+
+    def named_modules(self) -> Iterator[tuple[str, nn.Module]]: ...
 
     def train(self, mode: bool = True) -> Self: ...
 

@@ -96,7 +96,7 @@ def save_checkpoint(folder: Path, step: int, parts: GanParts, batches: InMemoryB
                     other_ranks: Sequence[dict[str, Tensor]] = ()) -> Path:
     """Write checkpoints/step_XXXXXXX/ whole or not at all; weights that are not finite are never written.
     other_ranks: the stream_state of ranks 1..N-1 when N processes train."""
-    modules = {"generator": parts.generator, "discriminator": parts.discriminator, "ema generator": parts.ema.module}
+    modules = {"generator": parts.generator, "discriminator": parts.discriminator, "ema generator": parts.ema.ready()}
     check_finite(modules, step)
     target = folder / checkpoint_name(step)
     training = stream_state(parts, batches)
@@ -123,7 +123,7 @@ def save_checkpoint(folder: Path, step: int, parts: GanParts, batches: InMemoryB
 
 def save_best(folder: Path, step: int, parts: GanParts, metrics: dict) -> None:
     """The generator worth sampling from: EMA weights (and D, for scoring samples) plus the metrics that chose it."""
-    check_finite({"ema generator": parts.ema.module, "discriminator": parts.discriminator}, step)
+    check_finite({"ema generator": parts.ema.ready(), "discriminator": parts.discriminator}, step)
     with atomic_dir(folder) as tmp:
         save_tensors(tmp / EMA_FILE, parts.ema.module.state_dict())
         save_tensors(tmp / "discriminator.safetensors", parts.discriminator.state_dict())

@@ -63,7 +63,7 @@ class Evaluator(Periodic):
 
     @torch.no_grad()
     def _generate(self) -> torch.Tensor:
-        G = self.parts.ema.module
+        G = self.parts.ema.ready()
         device = next(G.parameters()).device
         out = []
         for start in range(0, len(self.noise), 500):

@@ -97,7 +97,7 @@ class SampleGrids(Hook):
 
     def _save(self, trainer: Trainer) -> None:
         trainer.flush()  # a diverged run stops here, before drawing grids from NaN weights
-        step, G = trainer.step, self.parts.ema.module
+        step, G = trainer.step, self.parts.ema.ready()
         check_finite({"ema generator": G}, step)
         save_sample_grid(G, self.noise, self.labels, self.columns, self.run.samples / f"step_{step:07d}.png",
                          self.row_labels)

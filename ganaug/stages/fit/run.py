@@ -182,7 +182,8 @@ def build_parts(recipe: Recipe, pool: ImagePool, device: torch.device) -> GanPar
         G, D = create_gan(recipe.model.name, spec)
         G, D = G.to(device, memory_format=memory_format), D.to(device, memory_format=memory_format)
     betas = (t.beta1, t.beta2)
-    return GanParts(G, D, EmaGenerator(G, t.ema_decay), torch.optim.Adam(G.parameters(), t.lr_g, betas=betas),
+    ema = EmaGenerator(G, t.ema_decay, spec.z_dim, spec.num_classes)
+    return GanParts(G, D, ema, torch.optim.Adam(G.parameters(), t.lr_g, betas=betas),
                     torch.optim.Adam(D.parameters(), t.lr_d, betas=betas),
                     torch.Generator(device).manual_seed(t.seed), spec, LeCam(recipe.loss.lecam_weight, device),
                     AdaptiveStrength(t.ada_target, t.ada_interval, t.ada_kimg, device),
