@@ -239,6 +239,19 @@ def test_quality_report(experiment, tmp_path):
 
 
 @smoke
+def test_ema_statistics(experiment, tmp_path):
+    out = tmp_path / "ema"
+    script("ema_statistics").main([f"{experiment.run}:2", f"{experiment.run}:best", "--count", "20", "--out", str(out)])
+    rows = json.loads(out.with_suffix(".json").read_text())["rows"]
+    step = ["as saved", "u, v re-estimated", "statistics re-measured", "live statistics", "both re-estimated"]
+    assert [r["buffers"] for r in rows] == step + [b for b in step if b != "live statistics"]  # best: no live G
+    scores = {r["buffers"]: r["fid"] for r in rows[:5]}
+    assert scores["as saved"] == pytest.approx(scores["both re-estimated"], rel=1e-3), "saved re-estimated"
+    assert scores["live statistics"] != scores["both re-estimated"]
+    assert "| both re-estimated |" in out.with_suffix(".md").read_text()
+
+
+@smoke
 def test_parallel_speed(tmp_path):
     """Both measurements, each with 1 and 2 processes, at the smallest sizes."""
     out = tmp_path / "parallel"

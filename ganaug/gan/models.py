@@ -58,12 +58,14 @@ class DiscriminatorOutput(NamedTuple):
 
 
 class Trainable(Protocol):
-    """The nn.Module surface that fit, the EMA (a deep copy, its batch norms re-measured) and checkpoints (state
+    """The nn.Module surface that fit, the EMA (a deep copy, its derived buffers re-estimated) and checkpoints (state
     dicts) use."""
 
     def parameters(self, recurse: bool = True) -> Iterator[nn.Parameter]: ...
 
     def buffers(self, recurse: bool = True) -> Iterator[Tensor]: ...
+
+    def named_buffers(self) -> Iterator[tuple[str, Tensor]]: ...
 
     def state_dict(self) -> dict[str, Any]: ...
 

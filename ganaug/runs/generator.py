@@ -16,8 +16,8 @@ from torch import Tensor
 from ganaug.data.pixels import to_uint8
 from ganaug.device import autocast_dtype, resolve_device
 from ganaug.errors import RunDirError
+from ganaug.gan.derived_state import refresh_derived_state
 from ganaug.gan.models import Generator, create_gan
-from ganaug.gan.standing_stats import remeasure_batch_norm
 from ganaug.runs.checkpoint import EMA_FILE, checkpoint_name, list_checkpoints
 from ganaug.runs.run_dir import RunDir
 from ganaug.runs.spec import gan_spec
@@ -61,8 +61,8 @@ class RunGenerator:
         load_into(generator, folder / EMA_FILE, advice="pick another --checkpoint")
         memory_format = torch.channels_last if recipe.train.channels_last else torch.contiguous_format
         generator.to(torch_device, memory_format=memory_format).eval().requires_grad_(False)
-        # checkpoints written before 2026-12-02 hold averaged statistics; on later ones this gives the same values
-        remeasure_batch_norm(generator, spec.z_dim, spec.num_classes)
+        # checkpoints written before 2026-12-02 hold averaged u, v and statistics; later ones change next to nothing
+        refresh_derived_state(generator, spec.z_dim, spec.num_classes)
         return cls(generator, run, str(folder.relative_to(run.root)), list(data.classes), data.channels,
                    data.image_size, spec.z_dim, spec.num_classes > 0, data.source,
                    data.fingerprint, autocast_dtype(recipe.train.precision, torch_device))
