@@ -39,6 +39,10 @@ fit resnet-d1-lr1e4-50 mnist5k-resnet --set data.train_per_class=50 --set train.
   --set train.lr_g=0.0001 --set train.lr_d=0.0001 --set train.steps=3000
 fit resnet-d1-lecam-50 mnist5k-resnet --set data.train_per_class=50 --set train.d_steps=1 --set train.precision=fp32 \
   --set loss.lecam_weight=0.3
+# The second round was stopped (at steps 1,250 and 750) when the cause turned out to be no training problem: the
+# EMA generator averaged spectral norm's u and v, mis-scaling its layers (fixed in 45dbae5;
+# results/generators/README.md). The first round's runs, kept as resnet-*-50-averaged, are that fix's ablation
+# (benchmarks/ema_statistics.py); their checkpoints now load repaired.
 for run in "$RUNS"/*/; do
   [ -f "$run/evaluation/best/metrics.json" ] || ganaug evaluate "$run" --checkpoint best --count 2000
 done
