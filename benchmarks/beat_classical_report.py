@@ -44,6 +44,7 @@ class Target(NamedTuple):  # not a dataclass: the smoke test loads this file as 
 TARGETS = {
     "mnist5k-10": Target("test_accuracy", 2.0, 0.01),
     "mnist5k-10-split1": Target("test_accuracy", 2.0, 0.01),
+    "mnist5k-10-resnet-pretrain": Target("test_accuracy", 2.0, 0.01),
     "mnist5k-50": Target("test_accuracy", 0.5, 0.05),
     "mnist5k-50-dcgan4k-pretrain": Target("test_accuracy", 0.5, 0.05),
     "mnist5k-50-resnet-pretrain": Target("test_accuracy", 0.5, 0.05),
