@@ -25,12 +25,11 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from ganaug.gan.derived_state import batch_norm_buffers
 from ganaug.runs.checkpoint import EMA_FILE
 from ganaug.runs.generator import RunGenerator
 from ganaug.runs.quality import Reference, measure
 from ganaug.tensorfile import load_tensors
-
-STATISTICS = ("running_mean", "running_var", "num_batches_tracked")
 
 
 def scored(generator: RunGenerator, reference: Reference, count: int) -> dict[str, float]:
@@ -42,10 +41,10 @@ def scored(generator: RunGenerator, reference: Reference, count: int) -> dict[st
     return row
 
 
-def variants(folder: Path, refreshed: dict[str, Tensor]) -> dict[str, dict[str, Tensor]]:
-    """The generator states to score, by name: `refreshed` is the state as ganaug now loads it."""
+def variants(folder: Path, refreshed: dict[str, Tensor], statistics: list[str]) -> dict[str, dict[str, Tensor]]:
+    """The generator states to score, by name: `refreshed` is the state as ganaug now loads it, `statistics` the
+    names of its batch-norm buffers."""
     saved = load_tensors(folder / EMA_FILE, advice="")
-    statistics = [k for k in refreshed if k.endswith(STATISTICS)]
     out = {"as saved": saved,
            "u, v re-estimated": {**refreshed, **{k: saved[k] for k in statistics}},
            "statistics re-measured": {**saved, **{k: refreshed[k] for k in statistics}}}
@@ -67,7 +66,8 @@ def main(argv: list[str] | None = None) -> None:
         generator = RunGenerator.load(run, checkpoint or None, device="cpu")
         reference = Reference.for_run(generator.run, torch.device("cpu"), progress=False)
         refreshed = {k: v.clone() for k, v in generator.module.state_dict().items()}
-        for name, state in variants(generator.run.root / generator.checkpoint, refreshed).items():
+        folder = generator.run.root / generator.checkpoint
+        for name, state in variants(folder, refreshed, batch_norm_buffers(generator.module)).items():
             generator.module.load_state_dict(state)
             rows.append({"run": Path(run).name, "checkpoint": generator.checkpoint, "buffers": name,
                          **scored(generator, reference, args.count)})
