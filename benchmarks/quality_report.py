@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ganaug.io import read_json, write_text
 from ganaug.pictures import png_figure
+from ganaug.runs.quality import Sanity
 from ganaug.runs.run_dir import RunDir
 from ganaug.stages.evaluate.report import EvaluationReport
 
@@ -52,10 +53,13 @@ def main(argv: list[str] | None = None) -> None:
             shutil.copyfile(samples, out / f"samples_{name}.png")
     lines += ["", "The best checkpoint of each run by `ganaug evaluate --checkpoint best --count 2000` (reports copied "
               f"to {out}/<run>/), with the sanity references: FID between two halves of the validation split "
-              "(the floor at this sample size) and of pixel-shuffled validation images.\n",
+              "(the floor at this sample size) and of pixel-shuffled validation images, and the recall and coverage "
+              "of the GAN's own training images (what reproducing them would reach; k-NN figures move with the "
+              "number of images, so `ganaug evaluate --count` set to the training images' compares at like sizes)."
+              "\n",
               "| run | best step | FID | KID | precision | recall | density | coverage | near-copies (held-out real) "
-              "| FID real vs real | FID shuffled pixels |",
-              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+              "| FID real vs real | FID shuffled pixels | training images: recall, coverage |",
+              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for name, run in runs.items():
         report = run.root / "evaluation" / "best"
         if not (report / "metrics.json").is_file():
@@ -66,9 +70,16 @@ def main(argv: list[str] | None = None) -> None:
         lines.append(f"| {name} | {run.best_step()} | {q.fid:.2f} | {q.kid:.3f} | {q.precision:.3f} "
                      f"| {q.recall:.3f} | {q.density:.3f} | {q.coverage:.3f} "
                      f"| {mem.generated_near_copy_fraction:.1%} ({mem.heldout_near_copy_fraction:.1%}) "
-                     f"| {sanity.fid_validation_halves:.2f} | {sanity.fid_shuffled_pixels:.1f} |")
+                     f"| {sanity.fid_validation_halves:.2f} | {sanity.fid_shuffled_pixels:.1f} "
+                     f"| {_training(sanity)} |")
     write_text(out / "summary.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
+
+
+def _training(sanity: Sanity) -> str:
+    if sanity.training_recall is None or sanity.training_coverage is None:  # a report written before they were
+        return "-"
+    return f"{sanity.training_recall:.3f}, {sanity.training_coverage:.3f} ({sanity.training_images} images)"
 
 
 def plot(evaluations: dict[str, list[dict]], path: Path) -> None:

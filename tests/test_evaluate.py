@@ -34,6 +34,9 @@ def test_evaluate_writes_metrics_summary_and_pictures(cli, run_copy):
         assert key in metrics and metrics[key] == metrics[key]  # present and not NaN
     sanity = metrics["sanity"]
     assert sanity["fid_validation_halves"] < sanity["fid_shuffled_pixels"]  # the metric separates real from noise
+    assert all(0 < sanity[f"training_{name}"] <= 1 for name in ("precision", "recall", "coverage"))
+    assert f"the {sanity['training_images']} training images themselves" in (folder / "summary.md").read_text()
+    assert f"recall: {sanity['training_recall']:.3f}" in result.output
     assert len(metrics["label_agreement"]["per_class"]) == len(metrics["per_class_fid"]) == 10
     assert 0 <= metrics["memorisation"]["generated_near_copy_fraction"] <= 1
     for picture in ("samples.png", "closest_pairs.png", "per_class.png"):
@@ -226,6 +229,22 @@ def test_a_generator_that_copies_training_images_is_not_collapsed_but_lands_belo
     assert "below the real-vs-real floor" in metrics["reliability"]["fid"]
     fid_line = next(line for line in result.stdout.splitlines() if line.startswith("FID:"))
     assert "below the real-vs-real floor" in fid_line
+
+
+def test_a_generator_that_returns_its_training_set_scores_the_training_reference(run_copy, monkeypatch):
+    from ganaug.runs.generator import RunGenerator
+    from ganaug.stages.evaluate import evaluate
+    from ganaug.stages.evaluate.run import EVAL_SEED
+
+    run = run_copy("conditional")
+    pool, split = RunDir(run).load_data()
+    train = pool.images[torch.tensor(split.train)]
+    monkeypatch.setattr(RunGenerator, "generate", lambda self, seeds, labels=None: train[seeds - EVAL_SEED])
+    report = evaluate(run, count=len(train), progress=False).report
+    assert report.quality.recall == pytest.approx(report.sanity.training_recall)
+    assert report.quality.precision == pytest.approx(report.sanity.training_precision)
+    assert report.quality.coverage == pytest.approx(report.sanity.training_coverage)
+    assert report.sanity.training_recall > 0.5
 
 
 def test_fit_warns_of_mode_collapse_once_per_evaluation_and_logs_it_as_numbers(tmp_path, monkeypatch, capsys):

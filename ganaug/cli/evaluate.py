@@ -36,6 +36,10 @@ def evaluate_command(run_dir: Path, checkpoint: str | None, count: int, features
     knn = (f"precision:   {q.precision:.3f}   recall: {q.recall:.3f}   density: {q.density:.3f}   "
            f"coverage: {q.coverage:.3f}")
     click.echo(with_note(knn, notes.precision))  # the four k-NN figures share one note
+    if sanity.training_recall is not None:
+        click.echo(f"             the {sanity.training_images} training images themselves: "
+                   f"precision: {sanity.training_precision:.3f}   "
+                   f"recall: {sanity.training_recall:.3f}   coverage: {sanity.training_coverage:.3f}")
     if q.diversity is not None:
         click.echo(f"diversity:   {with_note(diversity_text(q.diversity), notes.diversity)}")
     click.echo(f"near-copies: {mem.generated_near_copy_fraction:.1%} "

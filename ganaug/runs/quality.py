@@ -27,9 +27,11 @@ from ganaug.metrics import (
     embed,
     frechet_distance,
     label_agreement,
+    manifold_scores,
     measure_memorisation,
     user_features,
 )
+from ganaug.metrics.distribution import NEAREST_K
 from ganaug.metrics.features import TEACHER
 from ganaug.metrics.record import JsonRecord
 from ganaug.metrics.reliability import MIN_PER_CLASS_FID, reliability
@@ -45,6 +47,17 @@ class Sanity(JsonRecord):
     """Real vs real: two halves of the validation split, the floor."""
     fid_shuffled_pixels: float
     """Pixel-shuffled validation images: clearly bad."""
+    training_images: int | None = None
+    training_precision: float | None = None
+    training_recall: float | None = None
+    training_coverage: float | None = None
+    """The GAN's own training images scored as if generated: what a generator that reproduced its training data
+    would reach, so a recall of 0.73 reads against real data's, not against 1 (None in reports written before).
+    k-NN figures move with the number of images scored, so compare at like sizes (training_images)."""
+
+    def to_json(self) -> dict[str, Any]:
+        """Reports written before the training references were measured read back as they were written."""
+        return {name: value for name, value in super().to_json().items() if value is not None}
 
 
 @dataclass(frozen=True)
@@ -117,14 +130,19 @@ class Reference:
                    embed(extractor, val), extractor, teacher, features)
 
     def sanity(self, seed: int = 0) -> Sanity:
-        """Reference FIDs at this sample size: real vs real (the floor) and pixel-shuffled real (clearly bad)."""
+        """Reference FIDs at this sample size, real vs real (the floor) and pixel-shuffled real (clearly bad), and the
+        training images' precision, recall and coverage."""
         order = torch.randperm(len(self.val), generator=torch.Generator().manual_seed(seed))
         half = len(self.val) // 2
         flat = self.val.flatten(1)
         rng = torch.Generator().manual_seed(seed)
         shuffled = torch.stack([row[torch.randperm(len(row), generator=rng)] for row in flat]).reshape(self.val.shape)
+        training = manifold_scores(self.val_features, embed(self.extractor, self.train)) \
+            if len(self.train) >= NEAREST_K + 2 else {}  # too few for k-NN manifolds: no reference, not an error
         return Sanity(frechet_distance(self.val_features[order[:half]], self.val_features[order[half:]]),
-                      frechet_distance(self.val_features, embed(self.extractor, shuffled)))
+                      frechet_distance(self.val_features, embed(self.extractor, shuffled)),
+                      len(self.train) if training else None, training.get("precision"), training.get("recall"),
+                      training.get("coverage"))
 
 
 def measure(reference: Reference, images: Tensor, labels: Tensor | None, *,

@@ -78,11 +78,12 @@ def summary_markdown(report: EvaluationReport, class_names: list[str]) -> str:
              f"{sanity.fid_validation_halves:.3f}, pixel-shuffled real: {sanity.fid_shuffled_pixels:.3f} |",
              f"| KID | {with_note(kid, notes.kid)} | lower is better, unbiased |",
              f"| precision | {with_note(q.precision, notes.precision)} | share of generated images that fall on the "
-             "real data |",
-             f"| recall | {with_note(q.recall, notes.recall)} | share of real images the generator reaches |",
+             f"real data{training_text(sanity, sanity.training_precision)} |",
+             f"| recall | {with_note(q.recall, notes.recall)} | share of real images the generator reaches"
+             f"{training_text(sanity, sanity.training_recall)} |",
              f"| density | {with_note(q.density, notes.density)} | about 1 for real-like images |",
              f"| coverage | {with_note(q.coverage, notes.coverage)} | share of real neighbourhoods with a generated "
-             "image |",
+             f"image{training_text(sanity, sanity.training_coverage)} |",
              *_diversity_row(q.diversity, notes.diversity),
              f"| near-copies | {mem.generated_near_copy_fraction:.1%} | closer to a training image than "
              f"{mem.near_copy_threshold} x the typical training-neighbour distance; held-out real: "
@@ -114,6 +115,11 @@ def _class_table(q: QualityReport, agreement: Agreement, per_class_fid: list[flo
     notes = [f"{what}: {note}." for note, what in ((q.reliability.per_class_fid, "Per-class FID"),
                                                    (q.reliability.diversity, "Per-class diversity")) if note]
     return lines + ([""] + notes if notes else [])
+
+
+def training_text(sanity: Sanity, value: float | None) -> str:
+    """The training images' own figure, the reference beside a generator's precision or recall (none if unknown)."""
+    return "" if value is None else f"; the {sanity.training_images} training images themselves: {value:.3f}"
 
 
 def with_note(value: float | str, note: str | None) -> str:
