@@ -120,7 +120,7 @@ def test_an_unknown_or_mistyped_option_fails_at_recipe_load(tiny_overrides, toy_
     with pytest.raises(ConfigError, match=r"model\.options\.hidden: Input should be a valid integer"):
         toy_recipe(tiny_overrides, model__options="{hidden = 'wide'}")
     with pytest.raises(ConfigError, match=r"model\.g_regularisers\.energi is not a generator regulariser; "
-                                          "choose one of: energy"):
+                                          "choose one of: energy, mode_seeking"):
         toy_recipe(tiny_overrides, model__g_regularisers="{energi = 1.0}")
     assert toy_recipe(tiny_overrides, model__options="{}").model.options == {}
     assert check_options(TOY, {}) == {"hidden": 32}, "the spec gets every option, defaults filled in"

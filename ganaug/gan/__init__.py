@@ -9,5 +9,6 @@ itself; `models` defines the registry and imports none of them.
 
 from ganaug.gan import (
     dcgan,  # noqa: F401  (registers "dcgan")
+    mode_seeking,  # noqa: F401  (registers the generator regulariser "mode_seeking")
     resnet,  # noqa: F401  (registers "resnet")
 )

@@ -1,9 +1,10 @@
-"""Generator-side regularisers: extra terms of the generator loss, one registry entry each (none built in yet).
+"""Generator-side regularisers: extra terms of the generator loss, one registry entry each (built in:
+`mode_seeking`, ganaug.gan.mode_seeking).
 
 A recipe turns them on by name with a weight, in the model section:
 
     [model.g_regularisers]
-    mine = 0.5
+    mode_seeking = 1.0
 
 (or `--set 'model.g_regularisers={mine = 0.5}'`); the default is empty, which leaves training as it was.
 An entry is a factory (usually a class) called once per fit with no arguments; the term it returns is called at
