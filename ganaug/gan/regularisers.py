@@ -6,7 +6,7 @@ A recipe turns them on by name with a weight, in the model section:
     [model.g_regularisers]
     mode_seeking = 1.0
 
-(or `--set 'model.g_regularisers={mine = 0.5}'`); the default is empty, which leaves training as it was.
+(or `--set 'model.g_regularisers={mode_seeking = 1.0}'`); the default is empty, which leaves training as it was.
 An entry is a factory (usually a class) called once per fit with no arguments; the term it returns is called at
 every generator update with a GeneratorBatch and returns a 0-d tensor. GanStep adds weight x term to loss_g and
 logs the unweighted term as the metric `reg_<name>`. Terms must stay on the device (no .item(), no Python
