@@ -4,9 +4,9 @@
 A recipe turns them on by name with a weight, in the model section:
 
     [model.g_regularisers]
-    mode_seeking = 1.0
+    mode_seeking = 0.1
 
-(or `--set 'model.g_regularisers={mode_seeking = 1.0}'`); the default is empty, which leaves training as it was.
+(or `--set 'model.g_regularisers={mode_seeking = 0.1}'`); the default is empty, which leaves training as it was.
 An entry is a factory (usually a class) called once per fit with no arguments; the term it returns is called at
 every generator update with a GeneratorBatch and returns a 0-d tensor. GanStep adds weight x term to loss_g and
 logs the unweighted term as the metric `reg_<name>`. Terms must stay on the device (no .item(), no Python

@@ -118,7 +118,8 @@ def _class_table(q: QualityReport, agreement: Agreement, per_class_fid: list[flo
 
 
 def training_text(sanity: Sanity, value: float | None) -> str:
-    """The training images' own figure, the reference beside a generator's precision or recall (none if unknown)."""
+    """The training images' own figure, the reference beside a generator's precision, recall or coverage (none if
+    unknown)."""
     return "" if value is None else f"; the {sanity.training_images} training images themselves: {value:.3f}"
 
 
