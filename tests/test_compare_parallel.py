@@ -18,7 +18,7 @@ from ganaug.stages.compare.parallel import check_jobs
 
 QUICK = ClassifierSettings(epochs=1, batch_size=128)
 GRID = {"strategies": "baseline,uniform,soft@fresh", "ratios": "1", "seeds": 2}
-SAME = ["strategy", "ratio", "seed", "key", "test_accuracy", "macro_f1", "val_accuracy", "best_epoch"]
+SAME = ["strategy", "ratio", "seed", "key", "test_accuracy", "macro_f1", "val_accuracy", "best_epoch", "threads"]
 """What must not depend on how the grid was run (seconds do)."""
 
 

@@ -2,10 +2,13 @@
 
 Every cell trains from its own seed and reads only the run's data and the synthetic set, so its row does not depend
 on which process trained it: one process, N jobs or N shards merged give the same runs.csv (up to row order and
-`seconds`). Jobs are worker processes of one compare call; only the calling process writes runs.csv, so rows
-cannot race. A shard is a whole compare call that trains a fixed 1/N of the grid (every N-th cell, so each shard
-gets every strategy and seed) and writes its rows to shards/I-of-N.csv, its own file; an unsharded call over the
-same folder reads all of them (the merge), trains what is still missing and writes runs.csv and the summary.
+`seconds`), as long as each cell has the same number of CPU threads (runs.csv's `threads`). On a CPU the kernels sum
+in an order that depends on the threads, which moved the same seed's cell by up to 1.2 accuracy points between 1 and
+2 threads in bf16 (results/beat_classical/README.md); N jobs split the threads N ways. Jobs are worker processes of
+one compare call; only the calling process writes runs.csv, so rows cannot race. A shard is a whole compare call
+that trains a fixed 1/N of the grid (every N-th cell, so each shard gets every strategy and seed) and writes its
+rows to shards/I-of-N.csv, its own file; an unsharded call over the same folder reads all of them (the merge),
+trains what is still missing and writes runs.csv and the summary.
 """
 
 from __future__ import annotations
