@@ -99,7 +99,8 @@ def summarise_stopped(folder: Path, runs: pd.DataFrame, seeds: int) -> None:
     title = (f"{folder.name}, stopped: the {runs['seed'].nunique()} of {seeds} seeds every strategy finished "
              f"(seeds {', '.join(str(s) for s in sorted(runs['seed'].unique()))})")
     quality = folder / QUALITY_FILE
-    write_summary(summary, folder, title, QualityReport.from_json(read_json(quality)) if quality.is_file() else None)
+    write_summary(summary, folder, title, QualityReport.from_json(read_json(quality)) if quality.is_file() else None,
+                  runs)
     plot_accuracy(summary, folder / "accuracy.png", title)
 
 

@@ -15,6 +15,7 @@ from ganaug.stages.compare import compare
 from ganaug.stages.compare.cell import ClassifierSettings
 from ganaug.stages.compare.grid import build_grid, parse_strategies
 from ganaug.stages.compare.parallel import check_jobs
+from ganaug.stages.compare.report import threads_note
 
 QUICK = ClassifierSettings(epochs=1, batch_size=128)
 GRID = {"strategies": "baseline,uniform,soft@fresh", "ratios": "1", "seeds": 2}
@@ -90,6 +91,19 @@ def test_jobs_and_shards_give_the_rows_of_one_process(conditional_run, tmp_path,
     pd.testing.assert_frame_equal(_rows(tmp_path / "alone" / "runs.csv"), _rows(tmp_path / "jobs" / "runs.csv"))
     columns = ["strategy", "ratio", "mean", "std", "vs_baseline"]
     pd.testing.assert_frame_equal(alone.summary[columns], merged.summary[columns])  # in the grid's order too
+    assert "different numbers of CPU threads" not in (sharded / "summary.md").read_text()
+
+
+def test_a_grid_whose_cells_ran_with_different_thread_counts_says_so(conditional_run, tmp_path, one_thread):
+    out = tmp_path / "mixed"
+    compare(conditional_run, out, **GRID, classifier=QUICK, progress=False)
+    runs = pd.read_csv(out / "runs.csv")
+    runs.loc[runs["seed"] == 1, "threads"] = 2  # as if seed 1 had been trained by a resume with other threads
+    runs.to_csv(out / "runs.csv", index=False)
+    compare(conditional_run, out, **GRID, classifier=QUICK, progress=False)  # trains nothing, summarises again
+    assert "different numbers of CPU threads (1, 2" in (out / "summary.md").read_text()
+    assert threads_note(pd.DataFrame({"threads": [None, None]})) == ""  # GPU cells: no thread count
+    assert threads_note(pd.DataFrame({"test_accuracy": [0.9]})) == ""  # a runs.csv from before the column
 
 
 def test_a_shard_continues_after_a_stop_and_skips_cells_done_elsewhere(conditional_run, tmp_path, one_thread):

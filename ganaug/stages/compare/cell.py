@@ -74,7 +74,8 @@ def run_cell(data: CompareData, cell: Cell, settings: ClassifierSettings, device
         **imbalance_scores(truth, predicted, real_counts),
         "val_accuracy": result.val_accuracy, "best_epoch": result.best_epoch, "epochs": result.epochs_run,
         "seconds": time.perf_counter() - started,
-        "threads": torch.get_num_threads(),  # on a CPU the sums, and so the accuracies, depend on it (parallel.py)
+        # on a CPU the sums, and so the accuracies, depend on the thread count (parallel.py); on a GPU they do not
+        "threads": torch.get_num_threads() if device.type == "cpu" else None,
         **{f"recall_{name}": float(r) for name, r in zip(data.class_names, recalls, strict=True)},
     }
 

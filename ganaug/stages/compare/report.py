@@ -14,10 +14,25 @@ from ganaug.stages.compare.grid import CAS, is_classical, parse_strategies
 from ganaug.stages.compare.stats import BEST
 
 
-def write_summary(summary: pd.DataFrame, folder: Path, title: str, quality: QualityReport | None = None) -> None:
+def write_summary(summary: pd.DataFrame, folder: Path, title: str, quality: QualityReport | None = None,
+                  runs: pd.DataFrame | None = None) -> None:
+    """summary.csv and summary.md; given the grid's runs, summary.md also warns of cells paired across thread
+    counts."""
     with atomic_path(folder / "summary.csv") as tmp:
         summary.to_csv(tmp, index=False, float_format="%.5g")
-    write_text(folder / "summary.md", markdown(summary, title) + (quality_markdown(quality) if quality else ""))
+    write_text(folder / "summary.md", markdown(summary, title) + (quality_markdown(quality) if quality else "")
+               + (threads_note(runs) if runs is not None else ""))
+
+
+def threads_note(runs: pd.DataFrame) -> str:
+    """A warning when a grid's CPU cells ran with different thread counts (another --jobs, or a resume on another
+    machine): the same seed's cell then differs by more than the strategy may, so the pairing is not exact."""
+    counts = sorted(int(n) for n in runs["threads"].dropna().unique()) if "threads" in runs else []
+    if len(counts) < 2:
+        return ""
+    return (f"\n**The cells ran with different numbers of CPU threads ({', '.join(map(str, counts))}; runs.csv, "
+            "`threads`).** On a CPU that alone moves a cell's accuracy, so differences paired across them are not "
+            "exact: rerun the grid with one `--jobs` setting.\n")
 
 
 def quality_markdown(q: QualityReport) -> str:
