@@ -62,8 +62,9 @@ row without a verdict."""
 CAS_TARGETS = {name: 5.0 for name in ("mnist5k-50", "mnist5k-50-dcgan4k", "mnist5k-50-resnet", "mnist5k-50-resnet-ms",
                                          "mnist5k-50-resnet-ms-split1")}
 """CAS (a classifier trained on the GAN's images alone, as many as the real ones) may be at most this many points
-below real data alone (baseline), by setting (the three generators of the 50-per-class split); grids with cas
-rows elsewhere get a row without a verdict. A grid of baseline and cas alone is in this table only."""
+below real data alone (baseline), by setting (the 50-per-class grids with a cas row: four generators, two
+splits); grids with cas rows elsewhere get a row without a verdict. A grid of baseline and cas alone is in this
+table only."""
 
 
 def verdict(row: pd.Series, target: Target) -> str:
@@ -99,8 +100,8 @@ def summarise_stopped(folder: Path, runs: pd.DataFrame, seeds: int) -> None:
     title = (f"{folder.name}, stopped: the {runs['seed'].nunique()} of {seeds} seeds every strategy finished "
              f"(seeds {', '.join(str(s) for s in sorted(runs['seed'].unique()))})")
     quality = folder / QUALITY_FILE
-    write_summary(summary, folder, title, QualityReport.from_json(read_json(quality)) if quality.is_file() else None,
-                  runs)
+    write_summary(summary, runs, folder, title,
+                  QualityReport.from_json(read_json(quality)) if quality.is_file() else None)
     plot_accuracy(summary, folder / "accuracy.png", title)
 
 

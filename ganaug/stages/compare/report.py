@@ -14,14 +14,13 @@ from ganaug.stages.compare.grid import CAS, is_classical, parse_strategies
 from ganaug.stages.compare.stats import BEST
 
 
-def write_summary(summary: pd.DataFrame, folder: Path, title: str, quality: QualityReport | None = None,
-                  runs: pd.DataFrame | None = None) -> None:
-    """summary.csv and summary.md; given the grid's runs, summary.md also warns of cells paired across thread
-    counts."""
+def write_summary(summary: pd.DataFrame, runs: pd.DataFrame, folder: Path, title: str,
+                  quality: QualityReport | None = None) -> None:
+    """summary.csv and summary.md of the grid's runs; summary.md also warns of cells paired across thread counts."""
     with atomic_path(folder / "summary.csv") as tmp:
         summary.to_csv(tmp, index=False, float_format="%.5g")
     write_text(folder / "summary.md", markdown(summary, title) + (quality_markdown(quality) if quality else "")
-               + (threads_note(runs) if runs is not None else ""))
+               + threads_note(runs))
 
 
 def threads_note(runs: pd.DataFrame) -> str:

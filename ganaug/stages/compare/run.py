@@ -134,7 +134,7 @@ def _run_grid(run: RunDir, out: Path, data: CompareData, cells: list[Cell], clas
     summary = summary_table(runs)
     title = (f"{run.root.name}: {classifier.model}, {len(data.train.labels)} real training images, "
              f"{data.num_classes} classes")
-    write_summary(summary, out, title, quality, runs)
+    write_summary(summary, runs, out, title, quality)
     plot_accuracy(summary, out / "accuracy.png", title)
     return CompareResult(out, runs, summary)
 
