@@ -115,7 +115,10 @@ setting() {
       # 50-per-class grids (best +1.12, p = 0.014, but its classical cells ran on 2 threads and its GAN row on 1;
       # split 1: +0.67, p = 0.12), one more fresh split (data.split_seed = 2), a generator trained anew, 10 seeds,
       # every cell on one thread (OMP_NUM_THREADS=1; runs.csv threads); the same recipe, volume and one GAN row.
-      # Its verdict alone answers the 50-per-class target (one comparison: no correction across grids)
+      # Its verdict alone answers the 50-per-class target (one comparison: no correction across grids). Stopping
+      # rule, fixed before any GAN cell ran (its cells take 160 s each on the 2-core CPU beside the fit, so 10 seeds
+      # may not fit the session): the verdict is taken on the seeds complete (in seed order) when the session's
+      # compute ends, at least 5; seeds run later are reported as an update, not as a new verdict
       fit resnet-ms01-50-split2 mnist5k-resnet --set 'model.g_regularisers={mode_seeking = 0.1}' --set data.split_seed=2
       ganaug compare "$RUNS/resnet-ms01-50-split2" --checkpoint best --out "$OUT/$1" --seeds 10 --ratios 2 \
         --jobs "$JOBS" --strategies baseline,classic,trivialaugment,randaugment,conditional@pretrain+trivialaugment ;;
