@@ -162,6 +162,19 @@ def test_compare_pair(experiment, tmp_path):
 
 
 @smoke
+def test_teacher_imbalance(tmp_path):
+    settings = ("data.image_size=16", "data.train_per_class=20", "data.imbalance_ratio=10")
+    script("teacher_imbalance").main(["--recipe", "digits", "--seeds", "1", "--out", str(tmp_path),
+                                      *[arg for setting in settings for arg in ("--set", setting)]])
+    report = json.loads((tmp_path / "teacher_imbalance.json").read_text())
+    assert report["train_counts"][0] == 20 and report["train_counts"][-1] == 2
+    assert [r["rebalance"] for r in report["rows"]] == [None, "oversample"]  # the plain teacher, then today's
+    assert all(len(r["test_recall"]) == 10 and 0 <= r["val_balanced_accuracy"] <= 1 for r in report["rows"])
+    assert "| class-balanced batches (now) |" in (tmp_path / "teacher_imbalance.md").read_text()
+    assert (tmp_path / "teacher_imbalance.png").stat().st_size > 0
+
+
+@smoke
 def test_beat_classical_report(tmp_path):
     """Picks both rows on validation, never on test, and gives the target's verdict with the Holm-corrected p."""
     rows = []

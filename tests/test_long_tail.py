@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -160,6 +161,48 @@ def test_balance_tops_a_long_tailed_run_up_to_its_head(tmp_path, tiny_overrides,
     synth = augment(run.root, tmp_path / "s", balance=True, device="cpu", progress=False).synthetic
     made = np.bincount(synth.table()["generated_for"].to_numpy(), minlength=10)
     assert (made + np.array(train_counts) == 20).all()
+
+
+# ---------------------------------------------------------------- the teacher
+
+
+@pytest.mark.parametrize(("counts", "rebalance"), [
+    ([400, 240, 144, 86, 52, 31, 19, 11, 7, 4], "oversample"), ([50, 44], "oversample"),
+    ([50] * 10, None), ([50, 46, 48], None)])
+def test_the_teacher_balances_its_batches_on_imbalanced_classes_only(counts, rebalance):
+    from ganaug.runs import teacher
+
+    settings = teacher.teacher_settings(counts)
+    assert settings.rebalance == rebalance
+    assert dataclasses.replace(settings, rebalance=None) == teacher.SETTINGS  # and nothing else changes
+
+
+def test_a_long_tailed_runs_teacher_learns_from_class_balanced_batches(tmp_path, tiny_overrides, monkeypatch):
+    from ganaug.runs import teacher as teacher_module
+    from ganaug.stages.fit import hooks
+    from ganaug.stages.fit.run import fit
+
+    seen = []
+    real_train = teacher_module.train_classifier
+
+    def spy(model, train, val_images, val_labels, settings, **kwargs):
+        seen.append(settings.rebalance)
+        return real_train(model, train, val_images, val_labels, settings, **kwargs)
+
+    monkeypatch.setattr(teacher_module, "train_classifier", spy)
+    monkeypatch.setattr(hooks, "save_loss_curve", lambda *args: None)
+    recipe, _ = load_recipe("digits", tiny_overrides(train__steps=2, data__train_per_class=20,
+                                                     data__imbalance_ratio=10))
+    run = fit(recipe, tmp_path / "run", device="cpu", progress=False).run
+    teacher = teacher_module.get_teacher(run, torch.device("cpu"), progress=False)
+    assert seen == ["oversample"] and teacher.info["settings"]["rebalance"] == "oversample"
+    teacher_module.get_teacher(run, torch.device("cpu"), progress=False)
+    assert seen == ["oversample"], "the saved teacher is reused"
+    saved = run.root / "teacher" / "teacher.json"  # as a teacher of the versions that never balanced saved it
+    info = json.loads(saved.read_text(encoding="utf-8"))
+    saved.write_text(json.dumps({**info, "settings": {**info["settings"], "rebalance": None}}), encoding="utf-8")
+    teacher_module.get_teacher(run, torch.device("cpu"), progress=False)
+    assert seen == ["oversample", "oversample"], "a teacher trained on the imbalanced batches is replaced"
 
 
 # ---------------------------------------------------------------- metrics

@@ -1,12 +1,23 @@
 """Class-balanced weights and draws for imbalanced images: scikit-learn's "balanced" weight N / (K n_c) for class c
 (n_c of the N images, K classes present). Used by the classifier's oversampling and class-weighted loss
-(classify.imbalance) and by fit's class-balanced batches (train.class_balance), which is why it lives with the data.
+(classify.imbalance), by fit's class-balanced batches (train.class_balance) and by the run's teacher on an
+imbalanced split, which is why it lives with the data.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import Tensor
+
+NEARLY_BALANCED = 0.9
+"""Classes count as balanced when the smallest has at least this fraction of the largest's images."""
+
+
+def is_imbalanced(counts: Sequence[int]) -> bool:
+    """Whether images per class (`counts`) differ enough for a class-balanced fix to matter (NEARLY_BALANCED)."""
+    return bool(counts) and min(counts) < NEARLY_BALANCED * max(counts)
 
 
 def class_weights(labels: Tensor) -> Tensor:

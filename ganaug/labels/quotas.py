@@ -7,10 +7,8 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from ganaug.data.balance import is_imbalanced
 from ganaug.errors import UsageError
-
-NEARLY_BALANCED = 0.9
-"""--balance warns when the smallest class already has this fraction of the largest's images: it adds little."""
 
 
 @dataclass(frozen=True)
@@ -51,7 +49,7 @@ def plan_quotas(*, count: int | None = None,
         if not sum(wanted):
             raise UsageError("--balance has nothing to do: every class already has "
                              f"{largest} training images; use --count or --per-class")
-        if smallest >= NEARLY_BALANCED * largest:
+        if not is_imbalanced(train_counts):  # it adds little
             warnings.warn(f"the training classes are already nearly balanced ({smallest}-{largest} images per "
                           f"class), so --balance adds only {sum(wanted)} images; use --count or --per-class to add "
                           "more", UserWarning, stacklevel=2)
