@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from sklearn.metrics import recall_score
 
 from ganaug.classify import ClassifierSpec, TensorSet, create_classifier, train_classifier
 from ganaug.classify.train import predict
@@ -32,11 +33,6 @@ from ganaug.io import write_json, write_text
 from ganaug.pictures import png_figure
 from ganaug.runs import teacher
 from ganaug.seeding import seeded
-
-
-def recalls(probabilities: torch.Tensor, labels: torch.Tensor, classes: int) -> list[float]:
-    predicted = probabilities.argmax(1)
-    return [float((predicted[labels == c] == c).float().mean()) for c in range(classes)]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -65,7 +61,9 @@ def main(argv: list[str] | None = None) -> None:
                                           progress=True, desc=f"seed {seed}, {name}")
             row = {"teacher": name, "seed": seed, "rebalance": settings.rebalance, "best_epoch": result.best_epoch}
             for part, (images, labels) in parts.items():
-                row[f"{part}_recall"] = recalls(predict(result.model, images, k), labels, k)
+                predicted = predict(result.model, images, k).argmax(1).numpy()
+                row[f"{part}_recall"] = recall_score(labels.numpy(), predicted, labels=range(k), average=None,
+                                                     zero_division=0).tolist()
                 row[f"{part}_balanced_accuracy"] = float(np.mean(row[f"{part}_recall"]))
             rows.append(row)
             print(name, seed, {p: round(row[f"{p}_balanced_accuracy"], 4) for p in parts}, flush=True)

@@ -32,6 +32,7 @@ import tomllib
 from ganaug.config import Recipe, validate
 from ganaug.data import ImagePool, Split, load_pool
 from ganaug.data.cache import MEMORY, cached_fingerprint, read_pool, save_pool
+from ganaug.data.split import class_counts
 from ganaug.data.user import PYTHON
 from ganaug.errors import RunDirError, shown
 from ganaug.io import atomic_path, describe_os_error, read_json, write_json, write_text
@@ -145,6 +146,11 @@ class RunDir:
         MEMORY.put(key, pool)
         split.check(pool, self.split)
         return pool, split
+
+    def train_counts(self) -> list[int]:
+        """Training images per class: split.json's record, or (runs made before it kept one) counted in the data."""
+        split = self.load_split()
+        return split.train_counts if split.train_counts is not None else class_counts(split.train, self.load_data()[0])
 
     def keep_data(self, pool: ImagePool) -> None:
         """Keep the pool `fit` read in data/ (unless it is already there) and in memory, for later commands."""

@@ -67,12 +67,10 @@ def teacher_settings(train_counts: Sequence[int]) -> TrainSettings:
 def get_teacher(run: RunDir, device: torch.device, *, progress: bool = True) -> Teacher:
     """The run's saved teacher if it matches the run's split and today's training settings, else a newly
     trained (and saved) one."""
-    teacher, split = _load(run, device), run.load_split()
-    if teacher is not None and teacher.info["split_hash"] == split_hash(split):
-        counts = split.train_counts if split.train_counts is not None else class_counts(split.train,
-                                                                                         run.load_data()[0])
-        if _as_today(teacher.info.get("settings")) == asdict(teacher_settings(counts)):
-            return teacher
+    teacher = _load(run, device)
+    if (teacher is not None and teacher.info["split_hash"] == split_hash(run.load_split())
+            and _as_today(teacher.info.get("settings")) == asdict(teacher_settings(run.train_counts()))):
+        return teacher
     return train_teacher(run, device, progress=progress)
 
 
