@@ -6,7 +6,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ganaug.data.split import class_counts
 from ganaug.labels import Labeller, Quotas, create_labeller, default_strategy, plan_quotas
 from ganaug.runs.generator import RunGenerator
 from ganaug.runs.teacher import Teacher, get_teacher
@@ -35,7 +34,7 @@ class Plan:
         labeller = create_labeller(labels or default_strategy(generator.conditional))
         labeller.check(conditional=generator.conditional, has_teacher=True, where=f"run {str(run_dir)!r}")
         quotas = plan_quotas(count=count, per_class=per_class, balance=balance, class_names=generator.class_names,
-                             train_counts=_train_counts(generator) if balance else ())
+                             train_counts=generator.run.train_counts() if balance else ())
         needs_teacher = (labeller.needs_teacher or min_confidence is not None or drop_worst is not None
                          or (quotas.per_class is not None and not generator.conditional))
         return cls(generator, labeller, quotas, needs_teacher, min_confidence, drop_worst, seed, tuple(formats),
@@ -52,8 +51,3 @@ class Plan:
                 "per_class": list(self.quotas.per_class or []), "labels": self.labeller.name,
                 "min_confidence": self.min_confidence, "drop_worst": self.drop_worst, "seed": self.seed,
                 "formats": sorted(self.formats), "shard_size": self.shard_size}
-
-
-def _train_counts(generator: RunGenerator) -> list[int]:
-    pool, split = generator.run.load_data()
-    return class_counts(split.train, pool)
