@@ -217,6 +217,29 @@ def test_beat_classical_report(tmp_path):
 
 
 @smoke
+def test_beat_classical_report_stopping_rule(tmp_path):
+    """A verdict fixed to the first N seeds is taken on those alone, while the grid's summary keeps every seed."""
+    rows = [{"strategy": strategy, "ratio": 0.0 if strategy == "classic" else 1.0, "seed": seed,
+             "val_accuracy": 0.9, "test_accuracy": 0.85 + (strategy != "classic") * (0.05 if seed < 3 else -0.1),
+             "macro_f1": 0.85} for seed in range(5) for strategy in ("classic", "soft+classic")]
+    table = pd.DataFrame(rows)  # ahead by 5 points on seeds 0-2, behind by 10 on seeds 3-4
+    table["key"] = [f"{r.strategy}|{r.ratio:g}|{r.seed}" for r in table.itertuples()]
+    (tmp_path / "grid").mkdir()
+    table.to_csv(tmp_path / "grid" / "runs.csv", index=False)
+    (tmp_path / "grid" / "compare.json").write_text(json.dumps(
+        {"strategies": "classic,soft+classic", "ratios": "1", "seeds": 5}))
+    report = script("beat_classical_report")
+    report.TARGETS["grid"] = report.Target("test_accuracy", 2.0, 0.05, verdict_seeds=3)
+    report.main(["--results", str(tmp_path)])
+    row = next(line for line in (tmp_path / "targets.md").read_text().splitlines() if line.startswith("| grid |"))
+    assert "| +5.00 [+5.00, +5.00] |" in row and row.endswith("| 3 | met |"), row
+    report.TARGETS["grid"] = report.Target("test_accuracy", 2.0, 0.05)
+    report.main(["--results", str(tmp_path)])
+    row = next(line for line in (tmp_path / "targets.md").read_text().splitlines() if line.startswith("| grid |"))
+    assert "| 5 | missed" in row, row
+
+
+@smoke
 def test_compare_report(experiment, tmp_path):
     """On the committed results (quality files from before diversity was measured) it makes the committed
     overview again; on a fresh comparison it reads today's quality file."""

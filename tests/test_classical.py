@@ -11,7 +11,7 @@ import torchvision.transforms.v2 as T
 from ganaug.classify import ClassifierSpec, TensorSet, TrainSettings, create_classifier, train_classifier
 from ganaug.classify.classic import CLASSICAL, per_image, random_affine
 from ganaug.classify.train import _epoch_batches
-from ganaug.data.balance import class_weights
+from ganaug.data.balance import class_weights, image_weights
 from ganaug.data.pixels import to_unit_range
 from ganaug.errors import GanaugError
 from ganaug.stages.compare.grid import build_grid, is_classical, parse_strategies
@@ -105,11 +105,27 @@ def test_class_weights_are_inverse_to_frequency_and_average_one():
 def test_oversample_draws_the_minority_class_as_often_as_the_majority_in_as_many_batches():
     labels = torch.tensor([0] * 90 + [1] * 10)
     plain = _epoch_batches(100, 16, torch.Generator().manual_seed(0))
-    drawn = _epoch_batches(100, 16, torch.Generator().manual_seed(0), oversampled=labels)
+    real = torch.zeros(100, dtype=torch.bool)
+    drawn = _epoch_batches(100, 16, torch.Generator().manual_seed(0), oversampled=(labels, real))
     assert len(drawn) == len(plain) == 20 and all(len(b) == 16 for b in drawn)
     counts = torch.bincount(labels[torch.cat(drawn)], minlength=2)
     assert 130 < counts[1] < 190, counts  # 320 draws, half of them from the 10 minority images
     assert torch.bincount(labels[torch.cat(plain)], minlength=2)[1] < 50
+
+
+def test_oversampling_real_and_synthetic_images_balances_each_and_keeps_their_shares():
+    """Three real images of class 1 beside 60 of class 0, and 100 synthetic ones of each class: oversampled
+    together, the 3 real ones would get 3 % of class 1's draws; oversampled apart, half of them."""
+    labels = torch.tensor([0] * 60 + [1] * 3 + [0] * 100 + [1] * 100)
+    synthetic = torch.tensor([False] * 63 + [True] * 200)
+    weights = image_weights(labels, synthetic)
+    real_share = weights[~synthetic].sum() / weights.sum()
+    assert real_share.item() == pytest.approx(63 / 263)  # each group keeps its share of the draws
+    assert weights[60:63].sum().item() == pytest.approx(weights[:60].sum().item())  # balanced within the real
+    assert weights[163:].sum().item() == pytest.approx(weights[63:163].sum().item())  # and within the synthetic
+    torch.testing.assert_close(image_weights(labels, torch.zeros(263, dtype=torch.bool)), image_weights(labels))
+    together = image_weights(labels)
+    assert together[60:63].sum() / together[labels == 1].sum() == pytest.approx(3 / 103)
 
 
 @pytest.mark.parametrize("rebalance", ["oversample", "reweight"])
@@ -135,10 +151,11 @@ def test_the_training_loop_rebalances_the_real_images(rebalance):
                                                                                      40 / 8))
         torch.testing.assert_close(weights[targets.argmax(1) == 0], torch.full_like(weights[targets.argmax(1) == 0],
                                                                                      40 / 72))
-    with pytest.raises(ValueError, match="for real images only"):
-        synthetic = TensorSet(images, TensorSet.real(images, labels, 2).targets, torch.ones(40, dtype=torch.bool))
-        train_classifier(create_classifier("small-cnn", ClassifierSpec(1, 2, 16)), synthetic, images, labels,
-                         TrainSettings(epochs=1, rebalance=rebalance), real_classes=2)
+    synthetic = TensorSet(images, TensorSet.real(images, labels, 2).targets, torch.ones(40, dtype=torch.bool))
+    if rebalance == "reweight":
+        with pytest.raises(ValueError, match="for real images only"):
+            train_classifier(create_classifier("small-cnn", ClassifierSpec(1, 2, 16)), synthetic, images, labels,
+                             TrainSettings(epochs=1, rebalance=rebalance), real_classes=2)
 
 
 def test_strategies_parse_policies_fixes_and_combinations():

@@ -67,7 +67,8 @@ class TrainSettings:
     flip: bool = False
     """Let the policy mirror images left-right: colour photos, never digits or text."""
     rebalance: str | None = None
-    """A class-imbalance fix for real-only training sets (REBALANCE): "oversample" or "reweight"; None: neither."""
+    """A class-imbalance fix (REBALANCE): "oversample" (on real and synthetic images, each balanced on its own and
+    keeping its share of the batches) or "reweight" (real images only); None: neither."""
     seed: int = 0
     schedule: str = "cosine"
     """Learning rate over the `epochs`: "cosine" decays it to 0 so the last epochs settle (validation accuracy
@@ -103,11 +104,13 @@ def _batches_per_epoch(n: int, batch_size: int) -> int:
 
 
 def _epoch_batches(n: int, batch_size: int, generator: torch.Generator,
-                   oversampled: Tensor | None = None) -> list[Tensor]:
-    """The epoch's batches of row indices: passes over the rows in random order or, given the rows' labels
-    (`oversampled`), as many full batches drawn inversely to class frequency."""
+                   oversampled: tuple[Tensor, Tensor] | None = None) -> list[Tensor]:
+    """The epoch's batches of row indices: passes over the rows in random order or, given the rows' labels and
+    which are synthetic (`oversampled`), as many full batches drawn inversely to class frequency, real and
+    synthetic rows each on their own."""
     if oversampled is not None:
-        return list(oversample(oversampled, _batches_per_epoch(n, batch_size) * batch_size, generator)
+        labels, synthetic = oversampled
+        return list(oversample(labels, _batches_per_epoch(n, batch_size) * batch_size, generator, synthetic)
                     .split(batch_size))
     passes = max(1, -(-MIN_BATCHES_PER_EPOCH * batch_size // n))
     order = torch.cat([torch.randperm(n, generator=generator) for _ in range(passes)])
@@ -119,17 +122,22 @@ def soft_cross_entropy(logits: Tensor, targets: Tensor, synthetic: Tensor) -> Te
     return F.cross_entropy(logits, targets)
 
 
-def _rebalancing(train: TensorSet, rebalance: str | None) -> tuple[Tensor | None, Tensor | None]:
-    """(the rows' labels, to oversample by) or (a per-row factor for the targets, N x 1), as `rebalance` asks.
+def _rebalancing(train: TensorSet,
+                 rebalance: str | None) -> tuple[tuple[Tensor, Tensor] | None, Tensor | None]:
+    """(the rows' labels and synthetic flags, to oversample by) or (a per-row factor for the targets, N x 1), as
+    `rebalance` asks.
 
     Scaling a one-hot target by w scales that image's cross-entropy by w: the class-weighted loss, through any
     loss function that is linear in its targets (the soft cross-entropy and AugmentedLoss are)."""
     if rebalance is None:
         return None, None
-    if train.synthetic.any():
-        raise ValueError(f"rebalance={rebalance!r} is for real images only; the training set holds synthetic ones")
     labels = train.targets.argmax(1)
-    return (labels, None) if rebalance == "oversample" else (None, image_weights(labels).unsqueeze(1))
+    if rebalance == "oversample":
+        return (labels, train.synthetic), None
+    if train.synthetic.any():
+        raise ValueError(f"rebalance={rebalance!r} is for real images only; the training set holds synthetic ones "
+                         "(oversample balances both)")
+    return None, image_weights(labels).unsqueeze(1)
 
 
 @torch.no_grad()

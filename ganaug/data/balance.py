@@ -28,12 +28,19 @@ def class_weights(labels: Tensor) -> Tensor:
     return torch.where(present, len(labels) / (present.sum() * counts.clamp_min(1)), 0).float()
 
 
-def image_weights(labels: Tensor) -> Tensor:
-    """Each image's class weight: drawing images in proportion to it draws every class equally often."""
-    return class_weights(labels)[labels]
+def image_weights(labels: Tensor, groups: Tensor | None = None) -> Tensor:
+    """Each image's class weight: drawing images in proportion to it draws every class equally often. With
+    `groups` (a bool per image: synthetic or not) each group is balanced on its own and keeps its share of the
+    draws, so the three real images of a small class are not crowded out by the hundreds generated for it."""
+    if groups is None or groups.all() or not groups.any():
+        return class_weights(labels)[labels]
+    weights = torch.empty(len(labels))
+    for group in (groups, ~groups):
+        weights[group] = class_weights(labels[group])[labels[group]]
+    return weights
 
 
-def oversample(labels: Tensor, count: int, generator: torch.Generator) -> Tensor:
+def oversample(labels: Tensor, count: int, generator: torch.Generator, groups: Tensor | None = None) -> Tensor:
     """`count` indices of `labels`, drawn with replacement with probability proportional to the class weight:
-    every class as often as any other, on average."""
-    return torch.multinomial(image_weights(labels), count, replacement=True, generator=generator)
+    every class as often as any other, on average (within each of `groups`, which keep their share)."""
+    return torch.multinomial(image_weights(labels, groups), count, replacement=True, generator=generator)

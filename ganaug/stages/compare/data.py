@@ -15,7 +15,8 @@ cell's seed; `confident` draws them from the rows whose teacher confidence
 reaches CONFIDENT; `fresh` deals a permutation of the whole set out epoch by
 epoch, so no image comes back (the set must hold epochs x the draw);
 `pretrain` trains on its draw alone, then on the real images alone;
-`balance` draws per class, the quotas evening out the real class counts.
+`balance` draws per class, the quotas evening out the real class counts;
+`oversample` draws as `mix` (the training loop oversamples).
 """
 
 from __future__ import annotations

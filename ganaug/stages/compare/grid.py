@@ -9,7 +9,7 @@ ones, among which the best (on validation) is the baseline GAN strategies must b
 A labelling strategy may name how its synthetic images are used, `LABELS@USE` (USES): mixed into the real ones as
 a fixed draw (the default, unspelled), a fresh draw every epoch, a pre-training stage before fine-tuning on the
 real images, only the images the teacher is confident about, or shared out to even the classes (long-tailed
-data): `soft@pretrain+classic`, `conditional@balance`.
+data), or mixed in with both kinds oversampled: `soft@pretrain+classic`, `conditional@balance`.
 """
 
 from __future__ import annotations
@@ -37,6 +37,9 @@ USES = {
                  "CONFIDENT (what augment --min-confidence 0.9 writes)",
     "balance": "as mix, but the synthetic images go to the classes with the fewest real ones first, until the "
                "classes are even (labels.fill_smallest; what AugmentedDataset's per_class quotas give)",
+    "oversample": "as mix, with the batches drawn as the oversample fix draws them, the real and the synthetic "
+                  "images each inversely to their class's frequency and in their share of every batch (labels "
+                  "that name a class: conditional, argmax, soft)",
 }
 """How a labelling strategy's synthetic images are used, spelled LABELS@USE (mix unspelled)."""
 CONFIDENT = 0.9
@@ -82,7 +85,10 @@ class Cell:
 
     @property
     def rebalance(self) -> str | None:
-        return self.strategy if self.strategy in REBALANCE else None
+        """The class-imbalance fix the training loop applies: the fix itself, or oversample for `@oversample`."""
+        if self.strategy in REBALANCE:
+            return self.strategy
+        return "oversample" if self.use == "oversample" else None
 
 
 def strategy_choices() -> str:
@@ -124,9 +130,10 @@ def _labels_with_use(base: str, name: str) -> bool:
     if not at or labels not in LABELLERS or use not in USES or use == MIX:
         return False
     labeller = LABELLERS.get(labels)
-    if use == "pretrain" and not labeller.names_a_class:
-        raise UsageError(f"{name!r} in --strategies: pre-training needs labels that name a class, and {labels!r} "
-                         "labels do not; use conditional, argmax or soft with @pretrain")
+    if use in ("pretrain", "oversample") and not labeller.names_a_class:
+        what = "pre-training" if use == "pretrain" else "oversampling by class"
+        raise UsageError(f"{name!r} in --strategies: {what} needs labels that name a class, and {labels!r} "
+                         f"labels do not; use conditional, argmax or soft with @{use}")
     return True
 
 
