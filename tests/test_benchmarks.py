@@ -216,7 +216,6 @@ def test_beat_classical_report(tmp_path):
     assert (tmp_path / "mnist5k-10" / "accuracy.png").is_file()
 
 
-@smoke
 def test_beat_classical_report_stopping_rule(tmp_path):
     """A verdict fixed to the first N seeds is taken on those alone, while the grid's summary keeps every seed."""
     rows = [{"strategy": strategy, "ratio": 0.0 if strategy == "classic" else 1.0, "seed": seed,
