@@ -11,6 +11,7 @@ import torch
 
 from ganaug.classify import TensorSet, TrainSettings, train_classifier
 from ganaug.classify.models import ClassifierSpec, create_classifier
+from ganaug.data.balance import image_weights
 from ganaug.errors import UsageError
 from ganaug.labels import create_labeller, fill_smallest, plan_quotas
 from ganaug.runs.run_dir import RunDir
@@ -233,7 +234,8 @@ def test_balance_cells_give_their_images_to_the_smallest_classes(data, condition
         data.check([Cell("conditional@balance", None, 20.0, 0)], epochs=1)
 
 
-def test_oversample_cells_mix_their_draw_in_and_oversample_real_and_synthetic_images_apart(data, monkeypatch):
+def test_oversample_cells_mix_their_draw_in_and_oversample_real_and_synthetic_images_apart(data, conditional_run,
+                                                                                           monkeypatch):
     cell = Cell("conditional@oversample", "classic", 1.0, 2)
     assert (cell.use, cell.rebalance, cell.uses_gan) == ("oversample", "oversample", True)
     assert np.array_equal(data.synthetic_rows(cell), data.synthetic_rows(Cell("conditional", "classic", 1.0, 2)))
@@ -247,6 +249,12 @@ def test_oversample_cells_mix_their_draw_in_and_oversample_real_and_synthetic_im
     monkeypatch.setitem(cell_module.train_classifier.__globals__, "oversample", spy)
     row = cell_module.run_cell(data, cell, QUICK, torch.device("cpu"))
     assert len(drawn) == QUICK.epochs and int(drawn[0].sum()) == data.synthetic_wanted(cell) == row["synthetic_images"]
+    # the weights users get in code for the same images: what the cell trained with
+    train = data.training_set(cell)[0]
+    dataset = AugmentedDataset(load_split(conditional_run, "train"), data.synthetic.root, labels="conditional",
+                               ratio=cell.ratio, seed=cell.seed, transform=None)
+    torch.testing.assert_close(dataset.oversampling_weights().sort().values,
+                               image_weights(train.targets.argmax(1), train.synthetic).sort().values)
 
 
 # ---------------------------------------------------------------- --checkpoint

@@ -101,6 +101,30 @@ def test_per_class_quotas(sets):
         AugmentedDataset(Digits16(40), sets["conditional"], per_class={1: 50})
 
 
+class LongTail(Digits16):
+    """36 images of class 0 and 4 of class 1."""
+
+    def __init__(self) -> None:
+        super().__init__(40, classes=10)
+
+    def __getitem__(self, i: int):
+        return super().__getitem__(i)[0], int(i >= 36)
+
+
+def test_oversampling_weights_balance_real_and_synthetic_items_apart(sets):
+    data = AugmentedDataset(LongTail(), sets["conditional"], labels="conditional", count=40)
+    weights, targets = data.oversampling_weights(), torch.tensor(data.targets)
+    real, synthetic = weights[:40], weights[40:]
+    assert real[36:].sum().item() == pytest.approx(real[:36].sum().item())  # the 4 class-1 images: half the real
+    assert real.sum().item() == pytest.approx(weights.sum().item() / 2)  # the real items keep their share
+    for c in targets[40:].unique():  # every class the synthetic items have, equally often among them
+        assert synthetic[targets[40:] == c].sum().item() == pytest.approx(40 / len(targets[40:].unique()))
+    drawn = list(torch.utils.data.WeightedRandomSampler(weights, 4000, generator=torch.Generator().manual_seed(0)))
+    assert 800 < sum(36 <= i < 40 for i in drawn) < 1200  # a quarter of the draws: the real half's class 1
+    with pytest.raises(GanaugError, match="labels that name a class.*'uniform'"):
+        AugmentedDataset(LongTail(), sets["conditional"], labels="uniform", count=40).oversampling_weights()
+
+
 def test_torchvision_mnist_with_every_strategy_through_workers(tmp_path, write_mnist, sets):
     root = write_mnist(tmp_path, train_per_class=4, test_per_class=1)
     transform = T.Compose([T.RandomAffine(degrees=5), T.PILToTensor(), T.ToDtype(torch.float32, scale=True)])
