@@ -123,6 +123,12 @@ def test_oversampling_weights_balance_real_and_synthetic_items_apart(sets):
     assert 800 < sum(36 <= i < 40 for i in drawn) < 1200  # a quarter of the draws: the real half's class 1
     with pytest.raises(GanaugError, match="labels that name a class.*'uniform'"):
         AugmentedDataset(LongTail(), sets["conditional"], labels="uniform", count=40).oversampling_weights()
+    run = sets["conditional"].parent / "run-conditional"  # the copy augment gave a teacher
+    on_the_fly = AugmentedDataset(LongTail(), OnTheFlySynthetic(run, 20), count=20)  # classes known beforehand
+    assert on_the_fly.oversampling_weights()[:40].sum().item() == pytest.approx(40)
+    with pytest.raises(GanaugError, match="knows it only afterwards"):
+        AugmentedDataset(LongTail(), OnTheFlySynthetic(run, 20, labels="soft", teacher=True),
+                         count=20).oversampling_weights()
 
 
 def test_torchvision_mnist_with_every_strategy_through_workers(tmp_path, write_mnist, sets):

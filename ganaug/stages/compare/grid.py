@@ -9,7 +9,8 @@ ones, among which the best (on validation) is the baseline GAN strategies must b
 A labelling strategy may name how its synthetic images are used, `LABELS@USE` (USES): mixed into the real ones as
 a fixed draw (the default, unspelled), a fresh draw every epoch, a pre-training stage before fine-tuning on the
 real images, only the images the teacher is confident about, or shared out to even the classes (long-tailed
-data), or mixed in with both kinds oversampled: `soft@pretrain+classic`, `conditional@balance`.
+data), or mixed in with both kinds oversampled: `soft@pretrain+classic`, `conditional@balance`,
+`conditional@oversample+classic`.
 """
 
 from __future__ import annotations

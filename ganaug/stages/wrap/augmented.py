@@ -159,13 +159,18 @@ class AugmentedDataset(Dataset):
         """One weight per item for torch's WeightedRandomSampler: the real and the synthetic items are each drawn
         inversely to their class's frequency and keep their share of the draws, so a long-tailed class's few
         real images are not crowded out by the synthetic ones made for it (compare's `LABELS@oversample`, which
-        beat oversampling the real images alone in results/beat_classical/mnist5k-lt100-oversample)."""
+        beat oversampling the real images alone: results/beat_classical/mnist5k-lt100-oversample-split1)."""
         if not self.labeller.names_a_class:
             raise UsageError(f"oversampling by class needs labels that name a class, and {self.labeller.name!r} "
                              "labels do not; use labels='conditional', 'argmax' or 'soft'")
+        targets = torch.tensor(self.targets)
+        if (targets < 0).any():
+            raise UsageError(f"oversampling by class needs each synthetic image's class before it is made, and "
+                             f"{self.synthetic.describe()} knows it only afterwards (teacher labels on the fly); "
+                             "use labels='conditional' or a set written by ganaug augment")
         synthetic = torch.zeros(len(self), dtype=torch.bool)
         synthetic[self.real_count:] = True
-        return image_weights(torch.tensor(self.targets), synthetic)
+        return image_weights(targets, synthetic)
 
     def __repr__(self) -> str:
         return dataset_repr(type(self).__name__, [
