@@ -161,8 +161,9 @@ class AugmentedDataset(Dataset):
         real images are not crowded out by the synthetic ones made for it (compare's `LABELS@oversample`, which
         beat oversampling the real images alone: results/beat_classical/mnist5k-lt100-oversample-split1)."""
         if not self.labeller.names_a_class:
+            naming = " or ".join(repr(n) for n in LABELLERS.names() if LABELLERS.get(n).names_a_class)
             raise UsageError(f"oversampling by class needs labels that name a class, and {self.labeller.name!r} "
-                             "labels do not; use labels='conditional', 'argmax' or 'soft'")
+                             f"labels do not; use labels={naming}")
         targets = torch.tensor(self.targets)
         if (targets < 0).any():
             raise UsageError(f"oversampling by class needs each synthetic image's class before it is made, and "
