@@ -126,6 +126,13 @@ setting() {
       fit dcgan-lt100-balanced mnist5k-lt100 --set train.class_balance=true
       ganaug compare "$RUNS/dcgan-lt100-balanced" --checkpoint best --out "$OUT/$1" --seeds 5 --ratios 0.5,2,4 \
         --jobs "$JOBS" --strategies baseline,oversample+classic,reweight+classic,conditional@oversample+classic ;;
+    mnist5k-lt10-oversample)  # the milder long tail the issue names (imbalance 10: 300 images of digit 0 down to 30
+      # of digit 9), never run before: the long-tail recipe with data.imbalance_ratio = 10, a class-balanced DCGAN,
+      # and the use confirmed at ratio 100 (conditional@oversample+classic x1) against the classical fixes; one GAN
+      # row, 5 seeds, fixed before it ran. Hypothesis: with 10x more tail images the gain over oversampling shrinks
+      fit dcgan-lt10-balanced mnist5k-lt100 --set data.imbalance_ratio=10 --set train.class_balance=true
+      ganaug compare "$RUNS/dcgan-lt10-balanced" --checkpoint best --out "$OUT/$1" --seeds 5 --ratios 1 \
+        --jobs "$JOBS" --strategies baseline,oversample+classic,reweight+classic,conditional@oversample+classic ;;
     mnist5k-100-confident-split1)  # the filtered lead of results/compare/mnist5k-100-filtered (teacher-confident
       # images only, `soft` x1: +0.53 over classic, p = 0.0002, found on split 0 after looking at its test recall),
       # confirmed or refuted on a fresh split (data.split_seed = 1) against all three classical policies: the lead's
