@@ -63,7 +63,6 @@ TARGETS = {
     "mnist5k-lt100-oversample": Target("macro_f1", 3.0, 0.05),
     "mnist5k-lt100-oversample-split1": Target("macro_f1", 3.0, 0.05),
     "mnist5k-lt100-oversample-ratios": Target("macro_f1", 3.0, 0.05),
-    "mnist5k-lt10-oversample": Target("macro_f1", 3.0, 0.05),
     "mnist5k-50-resnet-ms-split2": Target("test_accuracy", 0.5, 0.05, verdict_seeds=6),
 }
 """Issue 16's targets, by the setting names of benchmarks/beat_classical.sh; other folders get a test-accuracy
