@@ -151,8 +151,8 @@ def test_the_training_loop_rebalances_the_real_images(rebalance):
                                                                                      40 / 8))
         torch.testing.assert_close(weights[targets.argmax(1) == 0], torch.full_like(weights[targets.argmax(1) == 0],
                                                                                      40 / 72))
-    synthetic = TensorSet(images, TensorSet.real(images, labels, 2).targets, torch.ones(40, dtype=torch.bool))
-    if rebalance == "reweight":
+    if rebalance == "reweight":  # oversample balances synthetic images too (test_compare_uses)
+        synthetic = TensorSet(images, TensorSet.real(images, labels, 2).targets, torch.ones(40, dtype=torch.bool))
         with pytest.raises(ValueError, match="for real images only"):
             train_classifier(create_classifier("small-cnn", ClassifierSpec(1, 2, 16)), synthetic, images, labels,
                              TrainSettings(epochs=1, rebalance=rebalance), real_classes=2)

@@ -75,6 +75,11 @@ class Labeller:
 LABELLERS: Registry[type[Labeller]] = Registry("labelling strategy")
 
 
+def class_naming_labels() -> list[str]:
+    """The labelling strategies whose targets name one class (what pre-training and oversampling by class need)."""
+    return [name for name in LABELLERS.names() if LABELLERS.get(name).names_a_class]
+
+
 def create_labeller(name: str) -> Labeller:
     return LABELLERS.get(name)()
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from ganaug.classify.classic import CLASSICAL
 from ganaug.classify.imbalance import REBALANCE
 from ganaug.errors import UsageError, shown
-from ganaug.labels import LABELLERS
+from ganaug.labels import LABELLERS, class_naming_labels
 from ganaug.limits import SEED_MAX
 
 CAS = "cas"
@@ -134,7 +134,7 @@ def _labels_with_use(base: str, name: str) -> bool:
     if use in ("pretrain", "oversample") and not labeller.names_a_class:
         what = "pre-training" if use == "pretrain" else "oversampling by class"
         raise UsageError(f"{name!r} in --strategies: {what} needs labels that name a class, and {labels!r} "
-                         f"labels do not; use conditional, argmax or soft with @{use}")
+                         f"labels do not; use {' or '.join(class_naming_labels())} with @{use}")
     return True
 
 

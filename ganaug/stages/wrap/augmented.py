@@ -24,7 +24,7 @@ from torchvision.transforms.v2 import functional as TF
 
 from ganaug.data.balance import image_weights
 from ganaug.errors import DataError, GanaugError, UsageError
-from ganaug.labels import LABELLERS, create_labeller, plan_quotas
+from ganaug.labels import LABELLERS, class_naming_labels, create_labeller, plan_quotas
 from ganaug.stages.wrap.arguments import (
     MAX_IMAGES,
     as_label,
@@ -161,7 +161,7 @@ class AugmentedDataset(Dataset):
         real images are not crowded out by the synthetic ones made for it (compare's `LABELS@oversample`, which
         beat oversampling the real images alone: results/beat_classical/mnist5k-lt100-oversample-split1)."""
         if not self.labeller.names_a_class:
-            naming = " or ".join(repr(n) for n in LABELLERS.names() if LABELLERS.get(n).names_a_class)
+            naming = " or ".join(repr(name) for name in class_naming_labels())
             raise UsageError(f"oversampling by class needs labels that name a class, and {self.labeller.name!r} "
                              f"labels do not; use labels={naming}")
         targets = torch.tensor(self.targets)
